@@ -1,0 +1,169 @@
+"""Demand-response events, the recommendations sent for them, and their audit history."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+from stakeholders.models import Building, Feeder, Utility
+
+
+class EventStatus(models.TextChoices):
+    PROPOSED = "proposed", "Proposed"
+    OPTIMIZED = "optimized", "Optimized"
+    DISPATCHED = "dispatched", "Dispatched"
+    ACTIVE = "active", "Active"
+    COMPLETED = "completed", "Completed"
+    VERIFIED = "verified", "Verified"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class DemandResponseEvent(models.Model):
+    Status = EventStatus
+
+    class Source(models.TextChoices):
+        GRID_STATUS = "grid_status", "Proposed from grid status"
+        OPERATOR = "operator", "Called by an operator"
+
+    class Strain(models.TextChoices):
+        NORMAL = "NORMAL", "Normal"
+        HIGH = "HIGH", "High"
+        CRITICAL = "CRITICAL", "Critical"
+
+    utility = models.ForeignKey(Utility, on_delete=models.PROTECT, related_name="events")
+    feeder = models.ForeignKey(
+        Feeder, on_delete=models.PROTECT, null=True, blank=True, related_name="events"
+    )
+    status = models.CharField(max_length=12, choices=EventStatus.choices, default="proposed")
+    source = models.CharField(max_length=12, choices=Source.choices)
+    strain = models.CharField(max_length=8, choices=Strain.choices, default=Strain.HIGH)
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    target_kw = models.FloatField(help_text="Reduction the grid needs over the window.")
+    risk_eps = models.FloatField(
+        default=0.05, help_text="Accepted chance of missing the target (the plan meets it 1-eps)."
+    )
+    incentive_usd_per_kwh = models.FloatField(default=0.5)
+    simulated = models.BooleanField(default=False)
+    # What the optimizer promised and what verification found.
+    p_target_met = models.FloatField(null=True, blank=True)
+    expected_kw = models.FloatField(null=True, blank=True)
+    p10_kw = models.FloatField(null=True, blank=True)
+    delivered_kw = models.FloatField(null=True, blank=True)
+    target_met = models.BooleanField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-starts_at"]
+        indexes = [models.Index(fields=["utility", "status", "starts_at"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(ends_at__gt=F("starts_at")), name="event_window"),
+            models.CheckConstraint(condition=Q(target_kw__gt=0), name="event_target_positive"),
+            models.CheckConstraint(
+                condition=Q(risk_eps__gt=0) & Q(risk_eps__lt=0.5), name="event_risk_eps_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(incentive_usd_per_kwh__gte=0), name="event_incentive_nonnegative"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=[choice.value for choice in EventStatus]),
+                name="event_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(p_target_met__isnull=True)
+                | (Q(p_target_met__gte=0) & Q(p_target_met__lte=1)),
+                name="event_probability_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"DR event #{self.pk} {self.utility} {self.starts_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def duration_h(self) -> float:
+        return (self.ends_at - self.starts_at).total_seconds() / 3600
+
+
+class EventTransition(models.Model):
+    """Audit history: every change of an event's status, who made it and why."""
+
+    event = models.ForeignKey(
+        DemandResponseEvent, on_delete=models.CASCADE, related_name="transitions"
+    )
+    from_status = models.CharField(max_length=12, choices=EventStatus.choices, blank=True)
+    to_status = models.CharField(max_length=12, choices=EventStatus.choices)
+    at = models.DateTimeField(auto_now_add=True)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    note = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["event", "at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.from_status or '-'} -> {self.to_status}"
+
+
+class Recommendation(models.Model):
+    """What one building is asked to do for one event, and how it answered and delivered."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Awaiting answer"
+        ACCEPTED = "accepted", "Accepted"
+        DECLINED = "declined", "Declined"
+        WITHDRAWN = "withdrawn", "Withdrawn (re-optimized)"
+
+    event = models.ForeignKey(
+        DemandResponseEvent, on_delete=models.CASCADE, related_name="recommendations"
+    )
+    building = models.ForeignKey(Building, on_delete=models.PROTECT, related_name="recommendations")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    depth_pct = models.FloatField(help_text="Share of the building's curtailable kW asked.")
+    requested_kw = models.FloatField()
+    expected_kw = models.FloatField(help_text="Requested kW times the compliance probability.")
+    compliance_probability = models.FloatField()
+    actions = models.JSONField(default=list, help_text="Ordered steps: pre-cool, setpoint, ...")
+    expected_kwh = models.FloatField()
+    cost_saved_usd = models.FloatField()
+    carbon_saved_kg = models.FloatField()
+    comfort_impact = models.CharField(max_length=200)
+    guidance = models.TextField(blank=True)
+    incentive_usd = models.FloatField()
+    responded_at = models.DateTimeField(null=True, blank=True)
+    responded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    decline_reason = models.CharField(max_length=300, blank=True)
+    # Measurement and verification.
+    baseline_kw = models.FloatField(null=True, blank=True)
+    delivered_kw = models.FloatField(null=True, blank=True)
+    complied = models.BooleanField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["event", "-requested_kw"]
+        constraints = [
+            models.UniqueConstraint(fields=["event", "building"], name="recommendation_unique"),
+            models.CheckConstraint(
+                condition=Q(depth_pct__gt=0) & Q(depth_pct__lte=100),
+                name="recommendation_depth_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(compliance_probability__gte=0) & Q(compliance_probability__lte=1),
+                name="recommendation_probability_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(requested_kw__gt=0) & Q(expected_kw__gte=0) & Q(incentive_usd__gte=0),
+                name="recommendation_amounts",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="declined") | Q(responded_at__isnull=False),
+                name="recommendation_decline_recorded",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.building} for event #{self.event_id}"

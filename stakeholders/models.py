@@ -1,0 +1,230 @@
+"""Who is who: organizations, utilities, feeders, buildings, memberships (the directory), and
+the reports each stakeholder receives (communications)."""
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+
+
+class Organization(models.Model):
+    class Kind(models.TextChoices):
+        UTILITY = "utility", "Utility"
+        BUILDING_OWNER = "building_owner", "Building owner"
+        PROGRAM_TEAM = "program_team", "Program team"
+
+    name = models.CharField(max_length=200, unique=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=["utility", "building_owner", "program_team"]),
+                name="organization_kind_valid",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Utility(models.Model):
+    """A utility's grid: its capacity and the strain levels that make it HIGH or CRITICAL."""
+
+    organization = models.OneToOneField(
+        Organization, on_delete=models.PROTECT, related_name="utility"
+    )
+    name = models.CharField(max_length=200, unique=True)
+    capacity_kw = models.FloatField(validators=[MinValueValidator(0.001)])
+    high_strain_pct = models.FloatField(
+        default=80.0, help_text="Forecast load at or above this % of capacity is HIGH."
+    )
+    critical_strain_pct = models.FloatField(
+        default=95.0, help_text="Forecast load at or above this % of capacity is CRITICAL."
+    )
+    timezone = models.CharField(max_length=64, default="America/Los_Angeles")
+
+    class Meta:
+        verbose_name_plural = "utilities"
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(capacity_kw__gt=0), name="utility_capacity_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(high_strain_pct__gt=0)
+                & Q(critical_strain_pct__gt=F("high_strain_pct"))
+                & Q(critical_strain_pct__lte=150),
+                name="utility_strain_thresholds_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Feeder(models.Model):
+    utility = models.ForeignKey(Utility, on_delete=models.CASCADE, related_name="feeders")
+    name = models.CharField(max_length=100)
+    capacity_kw = models.FloatField(validators=[MinValueValidator(0.001)])
+
+    class Meta:
+        ordering = ["utility", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["utility", "name"], name="feeder_name_unique"),
+            models.CheckConstraint(condition=Q(capacity_kw__gt=0), name="feeder_capacity_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.utility.name} / {self.name}"
+
+
+class BuildingType(models.TextChoices):
+    RESIDENTIAL = "residential", "Residential"
+    OFFICE = "office", "Office"
+    RETAIL = "retail", "Retail"
+    SCHOOL = "school", "School"
+    HOSPITAL = "hospital", "Hospital"
+    WAREHOUSE = "warehouse", "Warehouse"
+    RESTAURANT = "restaurant", "Restaurant"
+    HOTEL = "hotel", "Hotel"
+
+
+class DataOrigin(models.TextChoices):
+    MEASURED = "measured", "Measured"
+    UPLOADED = "uploaded", "Uploaded by the owner"
+    SYNTHETIC = "synthetic", "Synthetic (simulated)"
+
+
+class Building(models.Model):
+    owner = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="buildings")
+    utility = models.ForeignKey(Utility, on_delete=models.PROTECT, related_name="buildings")
+    feeder = models.ForeignKey(
+        Feeder, on_delete=models.SET_NULL, null=True, blank=True, related_name="buildings"
+    )
+    code = models.CharField(max_length=64, help_text="The utility's id for the building or meter.")
+    name = models.CharField(max_length=200)
+    building_type = models.CharField(max_length=20, choices=BuildingType.choices)
+    floor_area_m2 = models.FloatField()
+    tariff_usd_per_kwh = models.FloatField()
+    carbon_kg_per_kwh = models.FloatField()
+    curtailable_kw = models.FloatField(help_text="Load it can shed at full depth.")
+    max_setpoint_change_c = models.FloatField(
+        default=2.0, help_text="Largest thermostat change the occupants accept."
+    )
+    max_events_per_month = models.PositiveSmallIntegerField(default=4)
+    enrolled = models.BooleanField(default=False)
+    enrolled_on = models.DateField(null=True, blank=True)
+    consent_by = models.CharField(max_length=200, blank=True, help_text="Who consented.")
+    origin = models.CharField(max_length=10, choices=DataOrigin.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["utility", "code"]
+        indexes = [models.Index(fields=["utility", "feeder"]), models.Index(fields=["owner"])]
+        constraints = [
+            models.UniqueConstraint(fields=["utility", "code"], name="building_code_unique"),
+            models.CheckConstraint(condition=Q(floor_area_m2__gt=0), name="building_area_positive"),
+            models.CheckConstraint(
+                condition=Q(tariff_usd_per_kwh__gte=0) & Q(tariff_usd_per_kwh__lte=10),
+                name="building_tariff_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(carbon_kg_per_kwh__gte=0) & Q(carbon_kg_per_kwh__lte=2),
+                name="building_carbon_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(curtailable_kw__gte=0), name="building_curtailable_nonnegative"
+            ),
+            models.CheckConstraint(
+                condition=Q(max_setpoint_change_c__gte=0) & Q(max_setpoint_change_c__lte=10),
+                name="building_setpoint_change_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(enrolled=False) | (Q(enrolled_on__isnull=False) & ~Q(consent_by="")),
+                name="building_enrolment_has_date_and_consent",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class Role(models.TextChoices):
+    GRID_OPERATOR = "grid_operator", "Grid operator"
+    ENERGY_TRADER = "energy_trader", "Energy trader"
+    SYSTEM_ENGINEER = "system_engineer", "System engineer"
+    EMERGENCY_TEAM = "emergency_team", "Emergency team"
+    BUILDING_OWNER = "building_owner", "Building owner"
+    FACILITY_MANAGER = "facility_manager", "Facility manager"
+    TENANT = "tenant", "Tenant"
+    ENERGY_MANAGER = "energy_manager", "Energy manager"
+    EXECUTIVE = "executive", "Executive"
+    DATA_SCIENCE = "data_science", "Data science"
+    ENGINEERING = "engineering", "Engineering"
+    SECURITY = "security", "Security"
+    OPERATIONS = "operations", "Operations"
+
+
+class Membership(models.Model):
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=20, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["organization", "role"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "organization", "role"], name="membership_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} as {self.get_role_display()} of {self.organization}"
+
+
+class StakeholderReport(models.Model):
+    """One rendering of a role's report, kept with the figures and model versions behind it."""
+
+    class Delivery(models.TextChoices):
+        PORTAL = "portal", "Portal"
+        API = "api", "REST API"
+        WEBHOOK = "webhook", "Webhook"
+        EXPORT = "export", "CSV / PDF export"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="reports")
+    role = models.CharField(max_length=20, choices=Role.choices)
+    period_start = models.DateField(null=True, blank=True)
+    period_end = models.DateField(null=True, blank=True)
+    event = models.ForeignKey(
+        "optimization.DemandResponseEvent",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="reports",
+    )
+    snapshot = models.JSONField(help_text="The figures the report shows, as computed.")
+    model_versions = models.JSONField(default=dict, blank=True)
+    simulated = models.BooleanField(default=False, help_text="Figures come from simulated data.")
+    rendered_at = models.DateTimeField(auto_now_add=True)
+    delivered_via = models.CharField(max_length=10, choices=Delivery.choices)
+
+    class Meta:
+        ordering = ["-rendered_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(event__isnull=False)
+                | Q(period_start__isnull=False, period_end__gte=F("period_start")),
+                name="report_has_event_or_period",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_role_display()} report for {self.organization}"
