@@ -1,1 +1,85 @@
+"""Reads of the program's records for the back office (staff only)."""
 
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
+from django.utils import timezone
+
+from .models import KPI, KPIMeasurement, Milestone, Program, Risk, Sprint, Task, UserStory
+
+
+def _staff_only(user) -> None:
+    if not (user.is_authenticated and user.is_staff):
+        raise PermissionDenied("The program's records are for the program team's staff.")
+
+
+def milestones_with_progress(milestones: QuerySet[Milestone]) -> QuerySet[Milestone]:
+    """Milestones annotated with tasks_total and tasks_done (progress = done / all)."""
+    return milestones.annotate(
+        tasks_total=Count("tasks", distinct=True),
+        tasks_done=Count("tasks", filter=Q(tasks__status=Task.Status.DONE), distinct=True),
+    )
+
+
+def sprints_with_points(sprints: QuerySet[Sprint]) -> QuerySet[Sprint]:
+    """Sprints annotated with points_committed and points_done of their stories."""
+    return sprints.annotate(
+        points_committed=Sum("stories__points", default=0),
+        points_done=Sum(
+            "stories__points", filter=Q(stories__status=UserStory.Status.DONE), default=0
+        ),
+    )
+
+
+def kpis_with_latest(kpis: QuerySet[KPI]) -> QuerySet[KPI]:
+    latest = KPIMeasurement.objects.filter(kpi=OuterRef("pk")).order_by("-measured_at")
+    return kpis.annotate(
+        latest_value=Subquery(latest.values("value")[:1]),
+        latest_source=Subquery(latest.values("source")[:1]),
+        latest_at=Subquery(latest.values("measured_at")[:1]),
+    )
+
+
+@dataclass(frozen=True)
+class ProgramOverview:
+    program: Program
+    today: date
+    milestones_due: list[Milestone]
+    top_risks: list[Risk]
+    sprints: list[Sprint]
+    kpis: list[KPI]
+    overdue_reviews: int
+
+
+def program_overview(
+    *, user, program_id: int | None = None, horizon_days: int = 45
+) -> ProgramOverview | None:
+    """Milestones due in the horizon (and late ones), the top risks, sprint progress, KPIs."""
+    _staff_only(user)
+    programs = Program.objects.all()
+    program = programs.filter(pk=program_id).first() if program_id else programs.first()
+    if program is None:
+        return None
+    today = timezone.localdate()
+    due = milestones_with_progress(
+        program.milestones.exclude(status=Milestone.Status.DONE).filter(
+            target_date__lte=today + timedelta(days=horizon_days)
+        )
+    ).order_by("target_date")
+    return ProgramOverview(
+        program=program,
+        today=today,
+        milestones_due=list(due),
+        top_risks=list(
+            program.risks.exclude(status=Risk.Status.CLOSED).order_by("-score", "next_review")[:5]
+        ),
+        sprints=list(sprints_with_points(program.sprints.all()).order_by("number")),
+        kpis=list(kpis_with_latest(program.kpis.all())),
+        overdue_reviews=program.risks.exclude(status=Risk.Status.CLOSED)
+        .filter(next_review__lt=today)
+        .count(),
+    )

@@ -107,10 +107,12 @@ class Building(models.Model):
     code = models.CharField(max_length=64, help_text="The utility's id for the building or meter.")
     name = models.CharField(max_length=200)
     building_type = models.CharField(max_length=20, choices=BuildingType.choices)
-    floor_area_m2 = models.FloatField()
+    floor_area_m2 = models.FloatField(null=True, blank=True, help_text="Blank when unknown.")
     tariff_usd_per_kwh = models.FloatField()
     carbon_kg_per_kwh = models.FloatField()
     curtailable_kw = models.FloatField(help_text="Load it can shed at full depth.")
+    pv_kw = models.FloatField(null=True, blank=True, help_text="Installed PV, kW peak.")
+    battery_kwh = models.FloatField(null=True, blank=True, help_text="Battery capacity.")
     max_setpoint_change_c = models.FloatField(
         default=2.0, help_text="Largest thermostat change the occupants accept."
     )
@@ -126,7 +128,10 @@ class Building(models.Model):
         indexes = [models.Index(fields=["utility", "feeder"]), models.Index(fields=["owner"])]
         constraints = [
             models.UniqueConstraint(fields=["utility", "code"], name="building_code_unique"),
-            models.CheckConstraint(condition=Q(floor_area_m2__gt=0), name="building_area_positive"),
+            models.CheckConstraint(
+                condition=Q(floor_area_m2__isnull=True) | Q(floor_area_m2__gt=0),
+                name="building_area_positive",
+            ),
             models.CheckConstraint(
                 condition=Q(tariff_usd_per_kwh__gte=0) & Q(tariff_usd_per_kwh__lte=10),
                 name="building_tariff_range",

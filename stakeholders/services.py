@@ -5,7 +5,17 @@ from datetime import date
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from .models import Building, Feeder, Membership, Organization, Role, Utility
+from .csvimport import CsvImportError, RowError, parse_float, read_rows
+from .models import (
+    Building,
+    BuildingType,
+    DataOrigin,
+    Feeder,
+    Membership,
+    Organization,
+    Role,
+    Utility,
+)
 
 
 class DirectoryError(ValueError):
@@ -63,7 +73,7 @@ def building_validate(*, utility: Utility, feeder: Feeder | None, fields: dict) 
     problems = []
     if feeder is not None and feeder.utility_id != utility.pk:
         problems.append(f"feeder {feeder.name} belongs to another utility")
-    if fields.get("floor_area_m2", 1) <= 0:
+    if fields.get("floor_area_m2") is not None and fields["floor_area_m2"] <= 0:
         problems.append("floor area must be above 0 m2")
     if not 0 <= fields.get("tariff_usd_per_kwh", 0) <= 10:
         problems.append("tariff must be between 0 and 10 $/kWh")
@@ -128,3 +138,106 @@ def user_ensure(
     user.set_password(password)
     user.save()
     return user
+
+
+BUILDING_CSV_REQUIRED = [
+    "code",
+    "name",
+    "building_type",
+    "floor_area_m2",
+    "tariff_usd_per_kwh",
+    "carbon_kg_per_kwh",
+    "curtailable_kw",
+]
+BUILDING_CSV_OPTIONAL_FLOATS = ["pv_kw", "battery_kwh", "max_setpoint_change_c"]
+
+
+def _building_fields(row: dict[str, str], feeders: dict[str, Feeder]) -> dict:
+    """A CSV row as building fields; raises ValueError listing everything wrong with it."""
+    problems, fields = [], {}
+    if not row["code"]:
+        problems.append("code is empty")
+    if not row["name"]:
+        problems.append("name is empty")
+    if row["building_type"] not in BuildingType.values:
+        problems.append(
+            f"building_type {row['building_type']!r} is not one of {', '.join(BuildingType.values)}"
+        )
+    for name in BUILDING_CSV_REQUIRED[3:] + BUILDING_CSV_OPTIONAL_FLOATS:
+        value = row.get(name, "")
+        if not value and (name in BUILDING_CSV_OPTIONAL_FLOATS or name == "floor_area_m2"):
+            continue
+        try:
+            fields[name] = parse_float(value, name=name, minimum=0)
+        except ValueError as exc:
+            problems.append(str(exc))
+    if row.get("max_events_per_month"):
+        try:
+            fields["max_events_per_month"] = int(row["max_events_per_month"])
+        except ValueError:
+            problems.append(
+                f"max_events_per_month {row['max_events_per_month']!r} is not a whole number"
+            )
+    feeder_name = row.get("feeder", "")
+    if feeder_name and feeder_name not in feeders:
+        problems.append(f"feeder {feeder_name!r} is not on this utility")
+    fields["feeder"] = feeders.get(feeder_name)
+    if row.get("enrolled_on"):
+        try:
+            fields["enrolled_on"] = date.fromisoformat(row["enrolled_on"])
+        except ValueError:
+            problems.append(f"enrolled_on {row['enrolled_on']!r} is not a date (YYYY-MM-DD)")
+        fields["enrolled"] = True
+        fields["consent_by"] = row.get("consent_by", "")
+    if problems:
+        raise ValueError("; ".join(problems))
+    fields.update(name=row["name"], building_type=row["building_type"])
+    return fields
+
+
+def buildings_csv_import(*, utility: Utility, owner: Organization, stream) -> dict[str, int]:
+    """Create or update `owner`'s buildings on `utility` from a CSV; all rows or none.
+
+    Required columns: code, name, building_type, floor_area_m2 (may be empty), tariff_usd_per_kwh,
+    carbon_kg_per_kwh, curtailable_kw. Optional: feeder, pv_kw, battery_kwh,
+    max_setpoint_change_c, max_events_per_month, enrolled_on, consent_by.
+    """
+    feeders = {feeder.name: feeder for feeder in utility.feeders.all()}
+    errors: list[RowError] = []
+    parsed: list[tuple[str, dict]] = []
+    first_line: dict[str, int] = {}
+    for line, row in read_rows(stream, required=BUILDING_CSV_REQUIRED):
+        try:
+            fields = _building_fields(row, feeders)
+            problems = building_validate(utility=utility, feeder=fields["feeder"], fields=fields)
+            if problems:
+                raise ValueError("; ".join(problems))
+        except ValueError as exc:
+            errors.append(RowError(line, str(exc)))
+            continue
+        earlier = first_line.setdefault(row["code"], line)
+        if earlier != line:
+            errors.append(
+                RowError(line, f"code {row['code']!r} was already given on line {earlier}")
+            )
+            continue
+        parsed.append((row["code"], fields))
+    taken = set(
+        Building.objects.filter(utility=utility, code__in=[code for code, _ in parsed])
+        .exclude(owner=owner)
+        .values_list("code", flat=True)
+    )
+    errors.extend(
+        RowError(first_line[code], f"code {code!r} belongs to another owner on this utility")
+        for code in sorted(taken)
+    )
+    if errors:
+        raise CsvImportError(sorted(errors, key=lambda error: error.line))
+    if not parsed:
+        raise CsvImportError([RowError(1, "the file holds no buildings")])
+    with transaction.atomic():
+        for code, fields in parsed:
+            building_upsert(
+                utility=utility, owner=owner, code=code, origin=DataOrigin.UPLOADED, **fields
+            )
+    return {"buildings": len(parsed)}

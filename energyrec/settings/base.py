@@ -139,7 +139,10 @@ CELERY_TASK_TIME_LIMIT = JOB_TIME_LIMIT_S
 CELERY_TASK_SOFT_TIME_LIMIT = JOB_TIME_LIMIT_S - 5
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Torch work has its own queue so that CPU-heavy training never starves short jobs.
-CELERY_TASK_ROUTES = {"forecasting.*": {"queue": "ml"}}
+CELERY_TASK_ROUTES = {
+    "forecasting.train*": {"queue": "ml"},
+    "forecasting.forecast*": {"queue": "ml"},
+}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = VAR_DIR / "broker"
@@ -166,3 +169,6 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# Downloaded data packages (the CityLearn wheel), shared by every checkout of this user.
+DATA_CACHE_DIR = Path(env_str("ENERGYREC_DATA_CACHE", str(Path.home() / ".cache" / "energyrec")))

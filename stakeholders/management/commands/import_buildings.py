@@ -1,0 +1,36 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from stakeholders.csvimport import CsvImportError
+from stakeholders.models import Organization, Utility
+from stakeholders.services import buildings_csv_import
+
+
+class Command(BaseCommand):
+    help = "Import an owner's buildings on a utility from CSV. A file with any error saves nothing."
+
+    def add_arguments(self, parser):
+        parser.add_argument("csv_path")
+        parser.add_argument("--utility", required=True, help="The utility's name.")
+        parser.add_argument("--owner", required=True, help="The owning organization's name.")
+
+    def handle(self, *args, csv_path: str, utility: str, owner: str, **options):
+        found_utility = Utility.objects.filter(name=utility).first()
+        found_owner = Organization.objects.filter(name=owner).first()
+        if found_utility is None:
+            raise CommandError(f"No utility named {utility!r}.")
+        if found_owner is None:
+            raise CommandError(f"No organization named {owner!r}.")
+        try:
+            with open(csv_path, "rb") as stream:
+                counts = buildings_csv_import(
+                    utility=found_utility, owner=found_owner, stream=stream.read()
+                )
+        except OSError as exc:
+            raise CommandError(f"Cannot read {csv_path}: {exc}") from None
+        except CsvImportError as exc:
+            for error in exc.errors:
+                self.stderr.write(str(error))
+            raise CommandError(
+                f"{len(exc.errors)} error(s) in {csv_path}; nothing was saved."
+            ) from None
+        self.stdout.write(self.style.SUCCESS(f"Imported {counts['buildings']} building(s)."))
