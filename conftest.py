@@ -27,13 +27,54 @@ def _integration_unavailable() -> str | None:
     return None
 
 
-def require_integration() -> None:
-    reason = _integration_unavailable()
+def _skip_or_fail(reason: str | None) -> None:
     if reason is None:
         return
     if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"integration test cannot run in CI: {reason}")
+        pytest.fail(f"this test must run in CI but cannot: {reason}")
     pytest.skip(reason)
+
+
+def require_integration() -> None:
+    _skip_or_fail(_integration_unavailable())
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture
+def browser_page(live_server, tmp_path, monkeypatch):
+    """A Playwright page in headless Chromium (Debian's), with the live server's URL at hand."""
+    reason = None
+    if not Path(CHROMIUM).exists():
+        reason = f"needs Chromium at {CHROMIUM} (apt-get install chromium)"
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        reason = reason or "needs the playwright package"
+    _skip_or_fail(reason)
+    # Playwright runs an event loop in this thread; the test's own ORM calls stay synchronous.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.base_url = live_server.url
+        try:
+            yield page
+        finally:
+            browser.close()
 
 
 def _database_url(db_settings: dict) -> str:

@@ -11,7 +11,11 @@ from .hourly import DAY_BYTES, FULL_MASK, unpack_days
 class MeterDay(models.Model):
     """A building's metered consumption for one day: 24 hourly kWh values in 96 bytes."""
 
-    building = models.ForeignKey(Building, on_delete=models.CASCADE, related_name="meter_days")
+    # The unique (building, day) index serves lookups by building; a second index would only
+    # slow the bulk loads.
+    building = models.ForeignKey(
+        Building, on_delete=models.CASCADE, related_name="meter_days", db_index=False
+    )
     day = models.DateField()
     kwh = models.BinaryField(max_length=DAY_BYTES, help_text="24 float32 kWh, hour 0 first.")
     present_mask = models.PositiveIntegerField(

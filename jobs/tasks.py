@@ -13,7 +13,7 @@ from typing import Any
 
 from celery import Task, shared_task
 
-from .services import TRANSIENT_ERRORS, JobContext, job_execute, job_fail
+from .services import TRANSIENT_ERRORS, JobContext, job_create, job_execute, job_fail
 
 RETRY_MAX = 5
 RETRY_BACKOFF_MAX_S = 300
@@ -57,3 +57,11 @@ def job_task(name: str) -> Callable[[Callable[[JobContext], Any]], Task]:
         return run
 
     return decorate
+
+
+@shared_task(
+    name="jobs.enqueue", autoretry_for=TRANSIENT_ERRORS, retry_backoff=True, max_retries=RETRY_MAX
+)
+def enqueue(kind: str, params: dict | None = None) -> int:
+    """What the scheduler (celery beat) sends: it records a job of `kind` and queues it."""
+    return job_create(kind=kind, params=params or {}).pk

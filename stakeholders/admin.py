@@ -137,10 +137,8 @@ class BuildingAdmin(admin.ModelAdmin):
     list_display = (
         "code",
         "name",
-        "utility",
-        "feeder",
         "building_type",
-        "owner",
+        "feeder",
         "mean_kw",
         "peak_kw",
         "days_of_data",

@@ -3,6 +3,8 @@ environment (see env.py); the profiles local, test and production only change de
 
 from pathlib import Path
 
+from celery.schedules import crontab
+
 from .env import env_bool, env_broker_url, env_database, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -172,3 +174,12 @@ LOGGING = {
 
 # Downloaded data packages (the CityLearn wheel), shared by every checkout of this user.
 DATA_CACHE_DIR = Path(env_str("ENERGYREC_DATA_CACHE", str(Path.home() / ".cache" / "energyrec")))
+
+# The schedule (celery beat, or `make run`'s embedded one): each entry records a job.
+CELERY_BEAT_SCHEDULE = {
+    "measure-kpis-daily": {
+        "task": "jobs.enqueue",
+        "schedule": crontab(hour=5, minute=30),
+        "args": ["projects.measure_kpis"],
+    },
+}

@@ -49,8 +49,16 @@ def meter_days_upsert(
     ids = np.asarray(building_ids)[keep].tolist()
     kept_days = [day for day, kept in zip(days, keep, strict=True) if kept]
     rows = zip(ids, kept_days, blobs, masks.tolist(), totals.tolist(), peaks.tolist(), strict=True)
+    if not ids:
+        return 0
     if connection.vendor == "postgresql":
-        return _copy_upsert(rows, origin=origin)
+        return _copy_upsert(
+            rows,
+            origin=origin,
+            building_ids=sorted(set(ids)),
+            first=min(kept_days),
+            last=max(kept_days),
+        )
     with transaction.atomic():
         MeterDay.objects.bulk_create(
             (
@@ -68,28 +76,47 @@ def meter_days_upsert(
     return len(ids)
 
 
-def _copy_upsert(rows, *, origin: str) -> int:
+_COLUMNS = "building_id, day, kwh, present_mask, total_kwh, peak_kw"
+_COPY_TYPES = ["int8", "date", "bytea", "int4", "float8", "float8"]
+
+
+def _copy_upsert(rows, *, origin: str, building_ids: list[int], first: date, last: date) -> int:
+    """COPY straight into the table when none of these building-days exist yet (the usual
+    case for new data), else through a temporary table and INSERT ... ON CONFLICT."""
     table = MeterDay._meta.db_table
     with transaction.atomic(), connection.cursor() as cursor:
+        # A crash may lose this transaction whole, never half of it; the import is re-run.
+        cursor.execute("SET LOCAL synchronous_commit = off")
         cursor.execute(
-            "CREATE TEMP TABLE _meterday_load (building_id bigint, day date, kwh bytea, "
-            "present_mask integer, total_kwh double precision, peak_kw double precision) "
-            "ON COMMIT DROP"
+            f"SELECT EXISTS (SELECT 1 FROM {table} WHERE building_id = ANY(%s) "
+            "AND day BETWEEN %s AND %s)",
+            [building_ids, first, last],
         )
-        raw = cursor.cursor
-        with raw.copy("COPY _meterday_load FROM STDIN (FORMAT BINARY)") as copy:
-            copy.set_types(["int8", "date", "bytea", "int4", "float8", "float8"])
+        overlaps = cursor.fetchone()[0]
+        target = "_meterday_load" if overlaps else table
+        if overlaps:
+            cursor.execute(
+                "CREATE TEMP TABLE _meterday_load (building_id bigint, day date, kwh bytea, "
+                "present_mask integer, total_kwh double precision, peak_kw double precision, "
+                "origin varchar(10)) ON COMMIT DROP"
+            )
+        with cursor.cursor.copy(
+            f"COPY {target} ({_COLUMNS}, origin) FROM STDIN (FORMAT BINARY)"
+        ) as copy:
+            copy.set_types([*_COPY_TYPES, "text"])
+            count = 0
             for row in rows:
-                copy.write_row(row)
-        cursor.execute(
-            f"INSERT INTO {table} (building_id, day, kwh, present_mask, total_kwh, peak_kw, origin) "
-            "SELECT building_id, day, kwh, present_mask, total_kwh, peak_kw, %s FROM _meterday_load "
-            "ON CONFLICT (building_id, day) DO UPDATE SET kwh = EXCLUDED.kwh, "
-            "present_mask = EXCLUDED.present_mask, total_kwh = EXCLUDED.total_kwh, "
-            "peak_kw = EXCLUDED.peak_kw, origin = EXCLUDED.origin",
-            [origin],
-        )
-        return cursor.rowcount
+                copy.write_row((*row, origin))
+                count += 1
+        if overlaps:
+            cursor.execute(
+                f"INSERT INTO {table} ({_COLUMNS}, origin) SELECT {_COLUMNS}, origin "
+                "FROM _meterday_load ON CONFLICT (building_id, day) DO UPDATE SET "
+                "kwh = EXCLUDED.kwh, present_mask = EXCLUDED.present_mask, "
+                "total_kwh = EXCLUDED.total_kwh, peak_kw = EXCLUDED.peak_kw, "
+                "origin = EXCLUDED.origin"
+            )
+        return count
 
 
 def series_days_upsert(

@@ -11,6 +11,7 @@ from django.utils import timezone
 from forecasting.citylearn import CityLearnError
 from forecasting.services.citylearn_import import citylearn_load, citylearn_store
 from projects.services.demo import demo_program_create
+from projects.services.kpis import kpis_measure_from_records
 from stakeholders.services import user_ensure
 
 DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD", "energyrec-demo")
@@ -37,6 +38,7 @@ class Command(BaseCommand):
         program = demo_program_create(
             starts_on=timezone.localdate() - timedelta(days=7), user=admin
         )
-        self.stdout.write(f"  Program: {program.name}")
+        measured = kpis_measure_from_records(program=program)
+        self.stdout.write(f"  Program: {program.name} ({len(measured)} KPI(s) measured now)")
         self.stdout.write(self.style.SUCCESS("Demo logins (local only):"))
         self.stdout.write(f"  back office   admin / {DEMO_PASSWORD}   (staff superuser)")
