@@ -32,11 +32,12 @@ class ReadingsUploadForm(forms.Form):
 
 def _hours_table(values) -> str:
     cells = (
-        (hour, "missing" if value != value else f"{value:.3f}") for hour, value in enumerate(values)
+        (f"{hour:02d}", "missing" if value != value else f"{value:.3f}")
+        for hour, value in enumerate(values)
     )
     return format_html(
         "<table><tr><th>hour</th><th>kWh</th></tr>{}</table>",
-        format_html_join("", "<tr><td>{:02d}:00</td><td>{}</td></tr>", cells),
+        format_html_join("", "<tr><td>{}:00</td><td>{}</td></tr>", cells),
     )
 
 

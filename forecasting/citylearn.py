@@ -41,6 +41,7 @@ class CityLearnData:
 
     load_kwh: np.ndarray  # (17, 8760) float64, whole-home metered load
     temperature_c: np.ndarray  # (8760,)
+    temperature_forecast_24h_c: np.ndarray  # (8760,) value i: forecast made at i for i + 24
     humidity_pct: np.ndarray  # (8760,)
     price_usd_per_kwh: np.ndarray  # (8760,)
     carbon_kg_per_kwh: np.ndarray  # (8760,)
@@ -94,6 +95,9 @@ def read(wheel: Path) -> CityLearnData:
         return CityLearnData(
             load_kwh=load,
             temperature_c=_column(zf, "weather.csv", "Outdoor Drybulb Temperature [C]"),
+            temperature_forecast_24h_c=_column(
+                zf, "weather.csv", "24h Prediction Outdoor Drybulb Temperature [C]"
+            ),
             humidity_pct=_column(zf, "weather.csv", "Relative Humidity [%]"),
             price_usd_per_kwh=_column(zf, "pricing.csv", "Electricity Pricing [$/kWh]"),
             carbon_kg_per_kwh=_column(zf, "carbon_intensity.csv", 0),

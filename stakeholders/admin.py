@@ -115,6 +115,13 @@ class BuildingUploadForm(forms.Form):
     )
 
 
+class FeederFilter(admin.RelatedFieldListFilter):
+    """Feeder choices named with their utility, in one query."""
+
+    def field_choices(self, field, request, model_admin):
+        return [(feeder.pk, str(feeder)) for feeder in Feeder.objects.select_related("utility")]
+
+
 class BuildingAdminForm(forms.ModelForm):
     class Meta:
         model = Building
@@ -146,11 +153,11 @@ class BuildingAdmin(admin.ModelAdmin):
         "enrolled",
         "origin",
     )
-    list_filter = ("utility", "building_type", "enrolled", "origin", "feeder")
+    list_filter = ("utility", "building_type", "enrolled", "origin", ("feeder", FeederFilter))
     search_fields = ("code", "name", "owner__name")
-    list_select_related = ("utility", "feeder", "owner")
+    list_select_related = ("utility", "feeder__utility", "owner")
     autocomplete_fields = ("owner",)
-    readonly_fields = ("load_charts", "created_at")
+    readonly_fields = ("created_at",)
     fieldsets = (
         (None, {"fields": ("code", "name", "owner", "utility", "feeder", "building_type")}),
         (
@@ -180,9 +187,9 @@ class BuildingAdmin(admin.ModelAdmin):
                 )
             },
         ),
-        ("Load", {"fields": ("load_charts",)}),
     )
     change_list_template = "admin/stakeholders/building/change_list.html"
+    change_form_template = "admin/stakeholders/building/change_form.html"
 
     def get_queryset(self, request):
         return with_load_summary(super().get_queryset(request))
@@ -199,11 +206,16 @@ class BuildingAdmin(admin.ModelAdmin):
     def days_of_data(self, building):
         return building.days_of_data or 0
 
-    @admin.display(description="load")
-    def load_charts(self, building):
-        if building.pk is None:
-            return "-"
-        profile = building_load_profile(user=self._request.user, building_id=building.pk)
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        charts_html = None
+        if object_id and object_id.isdigit():
+            charts_html = self.load_charts(request, int(object_id))
+        return super().change_view(
+            request, object_id, form_url, {**(extra_context or {}), "load_charts": charts_html}
+        )
+
+    def load_charts(self, request, building_id: int):
+        profile = building_load_profile(user=request.user, building_id=building_id)
         if profile is None or not profile.days:
             return "No readings yet."
         daily = charts.line_chart(
@@ -220,10 +232,6 @@ class BuildingAdmin(admin.ModelAdmin):
             colour="#7c3aed",
         )
         return format_html("{}<br>{}", daily, week)
-
-    def get_form(self, request, obj=None, **kwargs):
-        self._request = request
-        return super().get_form(request, obj, **kwargs)
 
     def get_readonly_fields(self, request, obj=None):
         # The code and utility identify a building: changing them would make another one.

@@ -226,7 +226,11 @@ class StakeholderReport(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=Q(event__isnull=False)
-                | Q(period_start__isnull=False, period_end__gte=F("period_start")),
+                | Q(
+                    period_start__isnull=False,
+                    period_end__isnull=False,
+                    period_end__gte=F("period_start"),
+                ),
                 name="report_has_event_or_period",
             )
         ]

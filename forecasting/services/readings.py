@@ -41,7 +41,11 @@ def meter_days_upsert(
     NaN marks an hour that was not measured; a day with no measured hour is not stored.
     """
     kwh = np.asarray(kwh, dtype=np.float64)
-    if kwh.ndim != 2 or kwh.shape[1] != HOURS or kwh.shape[0] != len(days) != len(building_ids):
+    if (
+        kwh.ndim != 2
+        or kwh.shape[1] != HOURS
+        or not (kwh.shape[0] == len(days) == len(building_ids))
+    ):
         raise ValueError("building_ids, days and kwh must describe the same n building-days")
     if (kwh[~np.isnan(kwh)] < 0).any():
         raise ValueError("hourly kWh cannot be negative")
