@@ -23,7 +23,8 @@ def previous_week(days: np.ndarray) -> np.ndarray:
 
 def mean_of_last_7_days(days: np.ndarray) -> np.ndarray:
     """Each hour of tomorrow is the mean of the same hour over the last seven days."""
-    out = np.full_like(days, np.nan, dtype=float)
+    days = np.asarray(days, dtype=np.float64)  # float32 running sums drift over a year
+    out = np.full_like(days, np.nan)
     cumulative = np.cumsum(np.nan_to_num(days, nan=0.0), axis=-2)
     counts = np.cumsum(~np.isnan(days), axis=-2)
     window_sum = cumulative[..., 6:, :] - np.concatenate(

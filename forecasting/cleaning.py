@@ -1,7 +1,8 @@
 """The rule for gaps and spikes in hourly readings, applied before any model sees them.
 
-1. Spikes: a value above the building's median + SPIKE_MADS x MAD (median absolute deviation
-   over its history) is treated as missing. Negative values cannot be stored at all.
+1. Spikes: a value above SPIKE_RATIO x the building's 99th percentile is treated as missing
+   (a meter glitch, not a busy hour: real peaks of homes and offices stay within a few times
+   their 99th percentile). Negative values cannot be stored at all.
 2. Gaps of up to SHORT_GAP_H hours are filled by linear interpolation between their neighbours.
 3. Longer gaps take the same hour of the previous day that has it, else the building's mean
    profile for that hour.
@@ -13,7 +14,7 @@ Pure numpy; input (b, hours) with NaN for missing, output without NaN.
 
 import numpy as np
 
-SPIKE_MADS = 12.0
+SPIKE_RATIO = 5.0
 SHORT_GAP_H = 3
 MIN_COVERAGE = 0.8
 
@@ -21,10 +22,9 @@ MIN_COVERAGE = 0.8
 def remove_spikes(load: np.ndarray) -> tuple[np.ndarray, int]:
     """Mark values far above a building's usual range as missing; returns (load, count)."""
     load = np.array(load, dtype=np.float64, copy=True)
-    median = np.nanmedian(load, axis=1, keepdims=True)
-    mad = np.nanmedian(np.abs(load - median), axis=1, keepdims=True)
-    limit = median + SPIKE_MADS * np.maximum(mad, 1e-6) + 1e-9
-    spikes = load > limit
+    with np.errstate(invalid="ignore"):
+        limit = SPIKE_RATIO * np.nanpercentile(load, 99, axis=1, keepdims=True) + 1e-9
+        spikes = load > limit
     load[spikes] = np.nan
     return load, int(spikes.sum())
 

@@ -49,10 +49,28 @@ def daily_data(
     """
     days = (load_hourly.shape[-1] - skip_hours) // 24
     cut = slice(skip_hours, skip_hours + days * 24)
-    load = load_hourly[..., cut].reshape(load_hourly.shape[0], days, 24)
-    temperature = temperature_hourly[cut].reshape(days, 24)
     # The first day has no forecast issued a day before it in the data: it uses the actuals.
     forecast = np.concatenate([temperature_hourly[cut][:24], temperature_forecast_24h[cut][:-24]])
+    return make_daily(
+        load_hourly[..., cut].reshape(load_hourly.shape[0], days, 24),
+        temperature_hourly[cut].reshape(days, 24),
+        forecast.reshape(days, 24),
+        pv_kw,
+        first_day,
+    )
+
+
+def make_daily(
+    load: np.ndarray,
+    temperature: np.ndarray,
+    temperature_forecast: np.ndarray,
+    pv_kw: np.ndarray,
+    first_day: date,
+    *,
+    static_days: int = TRAIN_DAYS,
+) -> DailyData:
+    """DailyData from arrays already cut into days; calendar features from the dates."""
+    days = load.shape[1]
     dates = [first_day + timedelta(days=d) for d in range(days)]
     weekday = np.array([day.weekday() for day in dates])
     holidays = us_holidays({day.year for day in dates})
@@ -60,9 +78,9 @@ def daily_data(
     return DailyData(
         load=load,
         temperature=temperature,
-        temperature_forecast=forecast.reshape(days, 24),
+        temperature_forecast=temperature_forecast,
         calendar=lstm.calendar_features(weekday, holiday),
-        static=static_features(load[:, :TRAIN_DAYS], pv_kw),
+        static=static_features(load[:, :static_days], pv_kw),
         first_day=first_day,
     )
 

@@ -1,7 +1,12 @@
 from jobs.services import JobContext
 from jobs.tasks import job_task
+from stakeholders.models import Utility
 
+from . import lstm
+from .models import ForecastRun
 from .services.citylearn_import import citylearn_load, citylearn_store
+from .services.forecasts import forecast_aggregate, forecast_chunk_compute, forecast_chunk_store
+from .services.models import forecast_model_train
 
 
 @job_task("forecasting.import_citylearn")
@@ -13,3 +18,41 @@ def import_citylearn(context: JobContext) -> None:
     with context.commit() as result:
         result.update(citylearn_store(data=data))
         context.counts.update(buildings=result["buildings"], meter_days=result["meter_days"])
+
+
+@job_task("forecasting.train")
+def train(context: JobContext) -> None:
+    """Train the global LSTM for a utility and register it with its held-out metrics."""
+    utility = Utility.objects.get(pk=context.params["utility_id"])
+    overrides = context.params.get("config", {})
+    config = lstm.LSTMConfig(**overrides)
+
+    def on_epoch(epoch: int, epochs: int, valid_loss: float) -> None:
+        context.progress(
+            90 * epoch / epochs, note=f"epoch {epoch} of at most {epochs}", epochs=epoch
+        )
+
+    with context.commit() as result:
+        model = forecast_model_train(utility=utility, config=config, progress=on_epoch)
+        result.update(model_id=model.pk, version=model.version, metrics=model.metrics)
+
+
+@job_task("forecasting.forecast_chunk")
+def forecast_chunk(context: JobContext) -> None:
+    """Forecast one chunk of a utility's buildings for a run."""
+    run = ForecastRun.objects.select_related("utility", "model").get(pk=context.params["run_id"])
+    context.progress(10, note="reading readings and weather")
+    computed = forecast_chunk_compute(
+        run=run, first_id=context.params["first_id"], last_id=context.params["last_id"]
+    )
+    context.progress(70, note="storing forecasts", buildings=int(computed["ids"].size))
+    with context.commit() as result:
+        result.update(forecast_chunk_store(run=run, computed=computed))
+
+
+@job_task("forecasting.forecast_aggregate")
+def forecast_aggregate_job(context: JobContext) -> None:
+    """Sum a run's forecasts per feeder and utility, and grade grid status per hour."""
+    run = ForecastRun.objects.select_related("utility").get(pk=context.params["run_id"])
+    with context.commit() as result:
+        result.update(forecast_aggregate(run=run))

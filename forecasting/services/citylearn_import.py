@@ -100,6 +100,11 @@ def citylearn_store(
     series_days = 0
     for series, values in (
         (SeriesDay.Series.TEMPERATURE_C, data.temperature_c),
+        # Hour t of this series is the forecast for t made 24 h before (the first day has none).
+        (
+            SeriesDay.Series.TEMPERATURE_FORECAST_C,
+            np.concatenate([np.full(24, np.nan), data.temperature_forecast_24h_c[:-24]]),
+        ),
         (SeriesDay.Series.HUMIDITY_PCT, data.humidity_pct),
         (SeriesDay.Series.PRICE_USD_PER_KWH, data.price_usd_per_kwh),
         (SeriesDay.Series.CARBON_KG_PER_KWH, data.carbon_kg_per_kwh),

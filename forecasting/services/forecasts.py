@@ -1,0 +1,261 @@
+"""Day-ahead forecasts for every building of a utility, in chunks that several workers share,
+then summed per feeder and utility and graded into grid status.
+
+forecast_run_create -> one `forecasting.forecast_chunk` job per CHUNK_BUILDINGS buildings ->
+the chunk that completes the run queues `forecasting.forecast_aggregate` -> aggregates and
+grid status hours.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import numpy as np
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from jobs.services import job_create
+from stakeholders.models import Building, Utility
+
+from .. import cleaning, lstm
+from ..baselines import mean_of_last_7_days
+from ..calendar import us_holidays
+from ..evaluation import static_features
+from ..grid import Quantiles, aggregate, grade
+from ..models import (
+    AggregateForecast,
+    BuildingForecast,
+    ForecastModel,
+    ForecastRun,
+    GridStatusHour,
+    SeriesDay,
+)
+from .models import ForecastError, active_model
+from .windows import readings_window, series_window
+
+CHUNK_BUILDINGS = 25_000
+_F32 = np.dtype("<f4")
+
+
+def forecast_run_create(
+    *, utility: Utility, day: date, horizon_h: int = 24, requested_by=None
+) -> ForecastRun:
+    """Start a forecast of every building of `utility` for `day` (issued at its midnight)."""
+    if horizon_h not in (24, 48):
+        raise ForecastError("The horizon is 24 or 48 hours.")
+    ids = list(Building.objects.filter(utility=utility).order_by("pk").values_list("pk", flat=True))
+    if not ids:
+        raise ForecastError(f"{utility} has no buildings to forecast.")
+    chunks = [ids[start : start + CHUNK_BUILDINGS] for start in range(0, len(ids), CHUNK_BUILDINGS)]
+    with transaction.atomic():
+        run = ForecastRun.objects.create(
+            utility=utility,
+            day=day,
+            horizon_h=horizon_h,
+            model=active_model(utility=utility),
+            chunks_total=len(chunks),
+        )
+        for chunk in chunks:
+            job_create(
+                kind="forecasting.forecast_chunk",
+                params={"run_id": run.pk, "first_id": chunk[0], "last_id": chunk[-1]},
+                requested_by=requested_by,
+            )
+    return run
+
+
+def _pack(values: np.ndarray) -> list[bytes]:
+    return [row.tobytes() for row in np.ascontiguousarray(values, dtype=_F32)]
+
+
+def _unpack(blobs) -> np.ndarray:
+    return np.frombuffer(b"".join(bytes(blob) for blob in blobs), dtype=_F32)
+
+
+def _calendar(days: list[date]) -> np.ndarray:
+    holidays = us_holidays({day.year for day in days})
+    return lstm.calendar_features(
+        np.array([day.weekday() for day in days]),
+        np.array([day in holidays for day in days], dtype=np.float32),
+    )
+
+
+def forecast_chunk_compute(*, run: ForecastRun, first_id: int, last_id: int) -> dict:
+    """Forecast one chunk of buildings; returns arrays to store (nothing is written here)."""
+    buildings = list(
+        Building.objects.filter(utility=run.utility_id, pk__gte=first_id, pk__lte=last_id)
+        .order_by("pk")
+        .values_list("pk", "pv_kw")
+    )
+    ids = np.array([pk for pk, _ in buildings])
+    config = lstm.LSTMConfig()
+    lookback = config.lookback_days
+    horizon_days = run.horizon_h // 24
+    first = run.day - timedelta(days=lookback)
+    raw = readings_window(building_ids=ids, first_day=first, days=lookback)
+    short = cleaning.too_little_history(raw.reshape(ids.size, -1), lookback * 24)
+    flat, _ = cleaning.remove_spikes(raw.reshape(ids.size, -1))
+    load = cleaning.fill_gaps(flat).reshape(ids.size, lookback, 24).astype(np.float32)
+    # Baseline for everyone first (and as the answer for buildings with too little history).
+    history = np.concatenate([load, np.zeros((ids.size, 1, 24), np.float32)], axis=1)
+    base = mean_of_last_7_days(history)[:, -1, :]
+    base = np.tile(base, (1, horizon_days))
+    p10, p50, p90, mean = base * 0.8, base.copy(), base * 1.2, base.copy()
+    method = np.full(ids.size, BuildingForecast.Method.BASELINE, dtype=object)
+    model: ForecastModel | None = run.model
+    usable = ~short
+    if model is not None and usable.any():
+        trained = lstm.TrainedModel.from_bytes(bytes(model.weights))
+        if trained.config.horizon_days != horizon_days:
+            raise ForecastError(
+                f"Model v{model.version} forecasts {trained.config.horizon_h} h, the run asks "
+                f"{run.horizon_h} h: train a model with that horizon."
+            )
+        span = lookback + horizon_days
+        temperature = series_window(
+            utility=run.utility, series=SeriesDay.Series.TEMPERATURE_C, first_day=first, days=span
+        )
+        forecast_t = series_window(
+            utility=run.utility,
+            series=SeriesDay.Series.TEMPERATURE_FORECAST_C,
+            first_day=first,
+            days=span,
+        )
+        forecast_t = np.where(np.isnan(forecast_t), temperature, forecast_t)
+        # Days ahead without any weather data repeat the last day that has some.
+        temperature = cleaning.fill_gaps(temperature.reshape(1, -1)).reshape(span, 24)
+        forecast_t = cleaning.fill_gaps(forecast_t.reshape(1, -1)).reshape(span, 24)
+        padded = np.concatenate(
+            [load[usable], np.zeros((int(usable.sum()), horizon_days, 24), np.float32)], axis=1
+        )
+        pv = np.array([pv or 0.0 for _, pv in buildings])[usable]
+        samples = lstm.build_samples(
+            padded,
+            temperature,
+            forecast_t,
+            _calendar([first + timedelta(days=d) for d in range(span)]),
+            static_features(load[usable], pv),
+            np.array([lookback]),
+            trained.config,
+            with_target=False,
+        )
+        predicted = lstm.predict(trained, samples)
+        p10[usable], p50[usable], p90[usable], mean[usable] = (predicted[..., k] for k in range(4))
+        method[usable] = BuildingForecast.Method.LSTM
+    return {
+        "ids": ids,
+        "method": method,
+        "flag": np.where(short, "too little history: 7-day mean baseline", ""),
+        "quantiles": Quantiles(p10=p10, p50=p50, p90=p90, mean=mean),
+    }
+
+
+def forecast_chunk_store(*, run: ForecastRun, computed: dict) -> dict:
+    """Write a chunk's forecasts and count the chunk done; the last chunk queues the aggregate.
+
+    Call inside the job's commit, so that a redelivered chunk cannot count twice.
+    """
+    ids, q = computed["ids"], computed["quantiles"]
+    BuildingForecast.objects.filter(run=run, building_id__in=ids.tolist()).delete()
+    blobs = [_pack(q.p10), _pack(q.p50), _pack(q.p90), _pack(q.mean)]
+    peaks = q.p50.max(axis=1).tolist()
+    rows = [
+        BuildingForecast(
+            run=run, building_id=int(building), method=method, flag=flag,
+            p10_kw=blobs[0][i], p50_kw=blobs[1][i], p90_kw=blobs[2][i], mean_kw=blobs[3][i],
+            peak_p50_kw=max(peaks[i], 0.0),
+        )
+        for i, (building, method, flag) in enumerate(zip(ids, computed["method"], computed["flag"], strict=True))
+    ]  # fmt: skip
+    BuildingForecast.objects.bulk_create(rows, batch_size=5000)
+    flagged = int((computed["method"] == BuildingForecast.Method.BASELINE).sum())
+    ForecastRun.objects.filter(pk=run.pk).update(
+        chunks_done=F("chunks_done") + 1,
+        buildings=F("buildings") + ids.size,
+        flagged=F("flagged") + flagged,
+    )
+    run.refresh_from_db(fields=["chunks_done", "chunks_total"])
+    if run.chunks_done == run.chunks_total:
+        job_create(kind="forecasting.forecast_aggregate", params={"run_id": run.pk})
+    return {"buildings": int(ids.size), "flagged": flagged}
+
+
+def _quantiles_of(rows) -> tuple[np.ndarray, Quantiles]:
+    ids, p10, p50, p90, mean = zip(*rows, strict=True)
+    n = len(ids)
+    return np.array(ids), Quantiles(
+        *(_unpack(column).reshape(n, -1) for column in (p10, p50, p90, mean))
+    )
+
+
+@transaction.atomic
+def forecast_aggregate(*, run: ForecastRun) -> dict:
+    """Sum building forecasts per feeder and utility and grade every hour's strain."""
+    utility = run.utility
+    feeder_of = dict(Building.objects.filter(utility=utility).values_list("pk", "feeder_id"))
+    rows = BuildingForecast.objects.filter(run=run).values_list(
+        "building_id", "p10_kw", "p50_kw", "p90_kw", "mean_kw"
+    )
+    ids, quantiles = _quantiles_of(list(rows.iterator(chunk_size=20_000)))
+    feeders = list(utility.feeders.all())
+    index = {feeder.pk: position + 1 for position, feeder in enumerate(feeders)}
+    groups = np.array([index.get(feeder_of.get(int(b)), 0) for b in ids])
+    by_feeder = aggregate(quantiles, groups, len(feeders) + 1)
+    total = aggregate(quantiles, np.zeros(ids.size, dtype=int), 1)
+    AggregateForecast.objects.filter(run=run).delete()
+    GridStatusHour.objects.filter(run=run).delete()
+    tz = ZoneInfo(utility.timezone)
+    start = datetime.combine(run.day, time(0), tzinfo=tz)
+    hours = [start + timedelta(hours=h) for h in range(run.horizon_h)]
+    counts = np.bincount(groups, minlength=len(feeders) + 1)
+    aggregates, grid_rows = [], []
+    targets = [(None, total, 0, utility.capacity_kw)] + [
+        (feeder, by_feeder, position + 1, feeder.capacity_kw)
+        for position, feeder in enumerate(feeders)
+    ]
+    for feeder, source, row, capacity in targets:
+        count = int(ids.size if feeder is None else counts[row])
+        if feeder is not None and count == 0:
+            continue
+        take = 0 if feeder is None else row
+        aggregates.append(
+            AggregateForecast(
+                run=run, feeder=feeder, buildings=count,
+                p10_kw=_pack(source.p10[take : take + 1])[0], p50_kw=_pack(source.p50[take : take + 1])[0],
+                p90_kw=_pack(source.p90[take : take + 1])[0], mean_kw=_pack(source.mean[take : take + 1])[0],
+            )
+        )  # fmt: skip
+        strain = grade(
+            source.p50[take], capacity, utility.high_strain_pct, utility.critical_strain_pct
+        )
+        for h, moment in enumerate(hours):
+            grid_rows.append(
+                GridStatusHour(
+                    run=run, feeder=feeder, starts_at=moment, forecast_kw=float(source.p50[take, h]),
+                    p90_kw=float(source.p90[take, h]), capacity_kw=capacity,
+                    strain_pct=float(strain.strain_pct[h]), level=str(strain.level[h]),
+                    kw_above_high=float(strain.kw_above_high[h]),
+                    kw_above_critical=float(strain.kw_above_critical[h]),
+                )
+            )  # fmt: skip
+    AggregateForecast.objects.bulk_create(aggregates)
+    GridStatusHour.objects.bulk_create(grid_rows, batch_size=5000)
+    ForecastRun.objects.filter(pk=run.pk).update(
+        status=ForecastRun.Status.COMPLETE, completed_at=timezone.now()
+    )
+    utility_hours = [row for row in grid_rows if row.feeder is None]
+    return {
+        "buildings": int(ids.size),
+        "feeders": len(aggregates) - 1,
+        "peak_kw": round(float(total.p50[0].max()), 2),
+        "hours_high": sum(row.level == "HIGH" for row in utility_hours),
+        "hours_critical": sum(row.level == "CRITICAL" for row in utility_hours),
+    }
+
+
+def building_forecast_values(forecast: BuildingForecast) -> Quantiles:
+    return Quantiles(*(np.frombuffer(bytes(blob), dtype=_F32) for blob in (
+        forecast.p10_kw, forecast.p50_kw, forecast.p90_kw, forecast.mean_kw
+    )))  # fmt: skip
