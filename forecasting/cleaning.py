@@ -22,8 +22,10 @@ MIN_COVERAGE = 0.8
 def remove_spikes(load: np.ndarray) -> tuple[np.ndarray, int]:
     """Mark values far above a building's usual range as missing; returns (load, count)."""
     load = np.array(load, dtype=np.float64, copy=True)
+    # np.percentile is many times faster than np.nanpercentile: use it when nothing is missing.
+    percentile = np.nanpercentile if np.isnan(load).any() else np.percentile
     with np.errstate(invalid="ignore"):
-        limit = SPIKE_RATIO * np.nanpercentile(load, 99, axis=1, keepdims=True) + 1e-9
+        limit = SPIKE_RATIO * percentile(load, 99, axis=1, keepdims=True) + 1e-9
         spikes = load > limit
     load[spikes] = np.nan
     return load, int(spikes.sum())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 from django.db.models import Avg, Count, Max, OuterRef, QuerySet, Subquery
@@ -72,3 +72,9 @@ def building_load_profile(*, user, building_id: int) -> LoadProfile | None:
 
 def meter_day_list(*, user) -> QuerySet[MeterDay]:
     return MeterDay.objects.filter(building__in=building_list(user=user)).select_related("building")
+
+
+def next_forecast_day(*, utility) -> date:
+    """The day after the utility's latest readings (for data sets that lie in the past)."""
+    last = MeterDay.objects.filter(building__utility=utility).aggregate(day=Max("day"))["day"]
+    return (last or date.today()) + timedelta(days=1)

@@ -5,7 +5,12 @@ from stakeholders.models import Utility
 from . import lstm
 from .models import ForecastRun
 from .services.citylearn_import import citylearn_load, citylearn_store
-from .services.forecasts import forecast_aggregate, forecast_chunk_compute, forecast_chunk_store
+from .services.forecasts import (
+    forecast_aggregate,
+    forecast_chunk_compute,
+    forecast_chunk_store,
+    forecast_runs_for_tomorrow,
+)
 from .services.models import forecast_model_train
 
 
@@ -56,3 +61,12 @@ def forecast_aggregate_job(context: JobContext) -> None:
     run = ForecastRun.objects.select_related("utility").get(pk=context.params["run_id"])
     with context.commit() as result:
         result.update(forecast_aggregate(run=run))
+
+
+@job_task("forecasting.forecast_daily")
+def forecast_daily(context: JobContext) -> None:
+    """The scheduled forecast: tomorrow, in each utility's own time, for every utility."""
+    with context.commit() as result:
+        runs = forecast_runs_for_tomorrow()
+        result["runs"] = [run.pk for run in runs]
+        context.counts["runs"] = len(runs)

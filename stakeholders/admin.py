@@ -1,11 +1,14 @@
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import Count, Q
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from forecasting.selectors import building_load_profile, with_load_summary
+from forecasting.selectors import building_load_profile, next_forecast_day, with_load_summary
+from forecasting.services.forecasts import forecast_run_create
+from forecasting.services.models import ForecastError
+from jobs.services import job_create
 
 from . import charts
 from .csvimport import CsvImportError
@@ -70,6 +73,34 @@ class UtilityAdmin(admin.ModelAdmin):
     )
     search_fields = ("name",)
     inlines = (FeederInline,)
+    actions = ("train_model", "forecast_next_day")
+
+    @admin.action(description="Train a forecasting model (a job on the ml queue)")
+    def train_model(self, request, queryset):
+        for utility in queryset:
+            job = job_create(
+                kind="forecasting.train",
+                params={"utility_id": utility.pk},
+                requested_by=request.user,
+            )
+            self.message_user(request, f"{utility}: training queued as job #{job.pk}.")
+
+    @admin.action(description="Forecast the day after its latest readings")
+    def forecast_next_day(self, request, queryset):
+        for utility in queryset:
+            try:
+                run = forecast_run_create(
+                    utility=utility,
+                    day=next_forecast_day(utility=utility),
+                    requested_by=request.user,
+                )
+            except ForecastError as exc:
+                self.message_user(request, str(exc), messages.WARNING)
+            else:
+                self.message_user(
+                    request,
+                    f"{utility}: forecast for {run.day} queued in {run.chunks_total} chunk(s).",
+                )
 
     def get_queryset(self, request):
         return (

@@ -88,3 +88,56 @@ def table(rows: Sequence[Sequence], header: Sequence[str]) -> SafeString:
         )
     )
     return format_html("<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>", head, body)
+
+
+def band_chart(
+    low: Sequence[float],
+    middle: Sequence[float],
+    high: Sequence[float],
+    *,
+    title: str,
+    unit: str,
+    width: int = 640,
+    height: int = 160,
+    reference: tuple[float, str] | None = None,
+) -> SafeString:
+    """A shaded band between `low` and `high` (an interval) with the `middle` line over it."""
+    n = len(middle)
+    if n < 2:
+        return format_html("<p>{}: not enough data to draw.</p>", title)
+    pad_left, top = 48, 20
+    plot_w, plot_h = width - pad_left - 8, height - top - 18
+    ceiling = max(list(high) + ([reference[0]] if reference else []))
+
+    def y(value: float) -> float:
+        return top + _scale([value], 0.0, ceiling, plot_h)[0]
+
+    xs = [pad_left + i / (n - 1) * plot_w for i in range(n)]
+    band = " ".join(f"{x:.1f},{y(v):.1f}" for x, v in zip(xs, high, strict=True))
+    band += " " + " ".join(
+        f"{x:.1f},{y(v):.1f}" for x, v in reversed(list(zip(xs, low, strict=True)))
+    )
+    line = " ".join(f"{x:.1f},{y(v):.1f}" for x, v in zip(xs, middle, strict=True))
+    ref_svg = ""
+    if reference:
+        ref_svg = format_html(
+            '<line x1="{}" x2="{}" y1="{}" y2="{}" stroke="#b91c1c" stroke-dasharray="4 3"/>'
+            '<text x="{}" y="{}" font-size="10" fill="#b91c1c" text-anchor="end">{}</text>',
+            pad_left, width - 8, f"{y(reference[0]):.1f}", f"{y(reference[0]):.1f}",
+            width - 8, f"{y(reference[0]) - 3:.1f}", reference[1],
+        )  # fmt: skip
+    return format_html(
+        '<svg role="img" aria-label="{}" viewBox="0 0 {} {}" width="{}" height="{}" '
+        'style="max-width:100%;font-family:sans-serif">'
+        '<text x="{}" y="12" font-size="12" font-weight="bold">{}</text>'
+        '<text x="{}" y="{}" font-size="10" text-anchor="end">{} {}</text>'
+        '<text x="{}" y="{}" font-size="10" text-anchor="end">0 {}</text>'
+        '<polygon fill="#bfdbfe" stroke="none" points="{}"/>'
+        '<polyline fill="none" stroke="#1d4ed8" stroke-width="1.5" points="{}"/>{}'
+        '<text x="{}" y="{}" font-size="10">hour 0</text>'
+        '<text x="{}" y="{}" font-size="10" text-anchor="end">hour {}</text></svg>',
+        title, width, height, width, height, pad_left, title,
+        pad_left - 4, top + 4, f"{ceiling:,.1f}", unit, pad_left - 4, top + plot_h, unit,
+        band, line, ref_svg,
+        pad_left, height - 4, width - 8, height - 4, n - 1,
+    )  # fmt: skip

@@ -177,6 +177,12 @@ DATA_CACHE_DIR = Path(env_str("ENERGYREC_DATA_CACHE", str(Path.home() / ".cache"
 
 # The schedule (celery beat, or `make run`'s embedded one): each entry records a job.
 CELERY_BEAT_SCHEDULE = {
+    # Day-ahead forecasts, issued before midnight for the next day (times in TIME_ZONE).
+    "forecast-daily": {
+        "task": "jobs.enqueue",
+        "schedule": crontab(hour=env_int("FORECAST_HOUR", 22, minimum=0), minute=30),
+        "args": ["forecasting.forecast_daily"],
+    },
     "measure-kpis-daily": {
         "task": "jobs.enqueue",
         "schedule": crontab(hour=5, minute=30),

@@ -20,7 +20,6 @@ from jobs.services import job_create
 from stakeholders.models import Building, Utility
 
 from .. import cleaning, lstm
-from ..baselines import mean_of_last_7_days
 from ..calendar import us_holidays
 from ..evaluation import static_features
 from ..grid import Quantiles, aggregate, grade
@@ -33,7 +32,7 @@ from ..models import (
     SeriesDay,
 )
 from .models import ForecastError, active_model
-from .windows import readings_window, series_window
+from .windows import bulk_insert, readings_window, series_window
 
 CHUNK_BUILDINGS = 25_000
 _F32 = np.dtype("<f4")
@@ -64,6 +63,15 @@ def forecast_run_create(
                 requested_by=requested_by,
             )
     return run
+
+
+def forecast_runs_for_tomorrow() -> list[ForecastRun]:
+    """A run for tomorrow (each utility's local date) for every utility with buildings."""
+    runs = []
+    for utility in Utility.objects.filter(buildings__isnull=False).distinct():
+        tomorrow = timezone.now().astimezone(ZoneInfo(utility.timezone)).date() + timedelta(days=1)
+        runs.append(forecast_run_create(utility=utility, day=tomorrow))
+    return runs
 
 
 def _pack(values: np.ndarray) -> list[bytes]:
@@ -99,9 +107,8 @@ def forecast_chunk_compute(*, run: ForecastRun, first_id: int, last_id: int) -> 
     flat, _ = cleaning.remove_spikes(raw.reshape(ids.size, -1))
     load = cleaning.fill_gaps(flat).reshape(ids.size, lookback, 24).astype(np.float32)
     # Baseline for everyone first (and as the answer for buildings with too little history).
-    history = np.concatenate([load, np.zeros((ids.size, 1, 24), np.float32)], axis=1)
-    base = mean_of_last_7_days(history)[:, -1, :]
-    base = np.tile(base, (1, horizon_days))
+    # The 7-day-mean baseline (forecasting.baselines) for the one day after the window.
+    base = np.tile(load[:, -7:, :].mean(axis=1), (1, horizon_days))
     p10, p50, p90, mean = base * 0.8, base.copy(), base * 1.2, base.copy()
     method = np.full(ids.size, BuildingForecast.Method.BASELINE, dtype=object)
     model: ForecastModel | None = run.model
@@ -160,16 +167,27 @@ def forecast_chunk_store(*, run: ForecastRun, computed: dict) -> dict:
     ids, q = computed["ids"], computed["quantiles"]
     BuildingForecast.objects.filter(run=run, building_id__in=ids.tolist()).delete()
     blobs = [_pack(q.p10), _pack(q.p50), _pack(q.p90), _pack(q.mean)]
-    peaks = q.p50.max(axis=1).tolist()
-    rows = [
-        BuildingForecast(
-            run=run, building_id=int(building), method=method, flag=flag,
-            p10_kw=blobs[0][i], p50_kw=blobs[1][i], p90_kw=blobs[2][i], mean_kw=blobs[3][i],
-            peak_p50_kw=max(peaks[i], 0.0),
-        )
-        for i, (building, method, flag) in enumerate(zip(ids, computed["method"], computed["flag"], strict=True))
-    ]  # fmt: skip
-    BuildingForecast.objects.bulk_create(rows, batch_size=5000)
+    peaks = np.maximum(q.p50.max(axis=1), 0.0).tolist()
+    rows = zip(
+        [run.pk] * ids.size, ids.tolist(), computed["method"].tolist(), computed["flag"].tolist(),
+        *blobs, peaks, strict=True,
+    )  # fmt: skip
+    bulk_insert(
+        BuildingForecast,
+        [
+            "run_id",
+            "building_id",
+            "method",
+            "flag",
+            "p10_kw",
+            "p50_kw",
+            "p90_kw",
+            "mean_kw",
+            "peak_p50_kw",
+        ],
+        ["int8", "int8", "text", "text", "bytea", "bytea", "bytea", "bytea", "float8"],
+        rows,
+    )
     flagged = int((computed["method"] == BuildingForecast.Method.BASELINE).sum())
     ForecastRun.objects.filter(pk=run.pk).update(
         chunks_done=F("chunks_done") + 1,
@@ -241,7 +259,17 @@ def forecast_aggregate(*, run: ForecastRun) -> dict:
                 )
             )  # fmt: skip
     AggregateForecast.objects.bulk_create(aggregates)
-    GridStatusHour.objects.bulk_create(grid_rows, batch_size=5000)
+    bulk_insert(
+        GridStatusHour,
+        ["run_id", "feeder_id", "starts_at", "forecast_kw", "p90_kw", "capacity_kw", "strain_pct",
+         "level", "kw_above_high", "kw_above_critical"],
+        ["int8", "int8", "timestamptz", "float8", "float8", "float8", "float8", "text", "float8", "float8"],
+        (
+            (run.pk, row.feeder.pk if row.feeder else None, row.starts_at, row.forecast_kw, row.p90_kw,
+             row.capacity_kw, row.strain_pct, row.level, row.kw_above_high, row.kw_above_critical)
+            for row in grid_rows
+        ),
+    )  # fmt: skip
     ForecastRun.objects.filter(pk=run.pk).update(
         status=ForecastRun.Status.COMPLETE, completed_at=timezone.now()
     )

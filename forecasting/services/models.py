@@ -170,3 +170,36 @@ def forecast_model_rollback(*, utility: Utility) -> ForecastModel:
 
 def active_model(*, utility: Utility) -> ForecastModel | None:
     return ForecastModel.objects.filter(utility=utility, status=ForecastModel.Status.ACTIVE).first()
+
+
+def forecast_model_transfer(*, model: ForecastModel, utility: Utility) -> ForecastModel:
+    """Register a model trained elsewhere for `utility` (one with too little history of its
+    own to train on, such as a new or synthetic portfolio): a new version, same weights."""
+    if model.utility_id == utility.pk:
+        raise ForecastError("The model already belongs to this utility.")
+    with transaction.atomic():
+        latest = (
+            ForecastModel.objects.select_for_update()
+            .filter(utility=utility)
+            .aggregate(v=Max("version"))["v"]
+        )
+        has_active = ForecastModel.objects.filter(
+            utility=utility, status=ForecastModel.Status.ACTIVE
+        ).exists()
+        return ForecastModel.objects.create(
+            utility=utility,
+            version=(latest or 0) + 1,
+            status=ForecastModel.Status.CANDIDATE if has_active else ForecastModel.Status.ACTIVE,
+            promoted_at=None if has_active else timezone.now(),
+            architecture=model.architecture,
+            hyperparameters={**model.hyperparameters, "transferred_from": model.pk},
+            train_start=model.train_start,
+            train_end=model.train_end,
+            test_start=model.test_start,
+            test_end=model.test_end,
+            buildings=model.buildings,
+            data_fingerprint=model.data_fingerprint,
+            metrics=model.metrics,
+            weights=model.weights,
+            device=model.device,
+        )

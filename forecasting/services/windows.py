@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import numpy as np
+from django.db import connection, transaction
 
 from stakeholders.models import Utility
 
@@ -21,37 +22,47 @@ def readings_window(*, building_ids: np.ndarray, first_day: date, days: int) -> 
     if ids.size == 0:
         return out
     last_day = first_day + timedelta(days=days - 1)
+    low, high = int(ids.min()), int(ids.max())
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT building_id, day - %s, present_mask, kwh FROM {MeterDay._meta.db_table} "
+                "WHERE building_id BETWEEN %s AND %s AND day BETWEEN %s AND %s",
+                [first_day, low, high, first_day, last_day],
+            )
+            while batch := cursor.fetchmany(FETCH_CHUNK):
+                building, offset, mask, blobs = zip(*batch, strict=True)
+                _place(out, ids, np.array(building), np.array(offset), unpack_days(blobs, mask))
+        return out
     rows = (
         MeterDay.objects.filter(
-            building_id__gte=int(ids.min()),
-            building_id__lte=int(ids.max()),
-            day__gte=first_day,
-            day__lte=last_day,
+            building_id__gte=low, building_id__lte=high, day__gte=first_day, day__lte=last_day
         )
         .order_by()
-        .values_list("building_id", "day", "kwh", "present_mask")
+        .values_list("building_id", "day", "present_mask", "kwh")
     )
-    buffer: list[tuple] = []
-
-    def flush() -> None:
-        if not buffer:
-            return
-        building, day, blobs, masks = zip(*buffer, strict=True)
-        position = np.searchsorted(ids, np.array(building))
-        found = (position < ids.size) & (
-            ids[np.minimum(position, ids.size - 1)] == np.array(building)
-        )
-        offsets = np.array([(d - first_day).days for d in day])
-        values = unpack_days(list(blobs), list(masks))
-        out[position[found], offsets[found]] = values[found]
-        buffer.clear()
-
+    buffer = []
     for row in rows.iterator(chunk_size=FETCH_CHUNK):
         buffer.append(row)
-        if len(buffer) >= FETCH_CHUNK:
-            flush()
-    flush()
+        if len(buffer) == FETCH_CHUNK:
+            _place_rows(out, ids, first_day, buffer)
+            buffer = []
+    if buffer:
+        _place_rows(out, ids, first_day, buffer)
     return out
+
+
+def _place_rows(out, ids, first_day: date, rows) -> None:
+    building, day, mask, blobs = zip(*rows, strict=True)
+    offsets = np.array([(d - first_day).days for d in day])
+    _place(out, ids, np.array(building), offsets, unpack_days(blobs, mask))
+
+
+def _place(out, ids, building: np.ndarray, offset: np.ndarray, values: np.ndarray) -> None:
+    """Put each row's 24 values at its building's position (ids sorted) and day offset."""
+    position = np.searchsorted(ids, building)
+    found = (position < ids.size) & (ids[np.minimum(position, ids.size - 1)] == building)
+    out[position[found], offset[found]] = values[found]
 
 
 def series_window(*, utility: Utility, series: str, first_day: date, days: int) -> np.ndarray:
@@ -69,3 +80,21 @@ def series_window(*, utility: Utility, series: str, first_day: date, days: int) 
         values = unpack_days([row[1] for row in rows], [row[2] for row in rows])
         out[[(row[0] - first_day).days for row in rows]] = values
     return out
+
+
+def bulk_insert(model, columns: list[str], pg_types: list[str], rows) -> int:
+    """Insert rows (tuples in `columns` order): binary COPY on PostgreSQL, bulk_create elsewhere."""
+    if connection.vendor == "postgresql":
+        table = model._meta.db_table
+        count = 0
+        with transaction.atomic(), connection.cursor() as cursor:
+            names = ", ".join(columns)
+            with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(pg_types)
+                for row in rows:
+                    copy.write_row(row)
+                    count += 1
+        return count
+    objects = [model(**dict(zip(columns, row, strict=True))) for row in rows]
+    model.objects.bulk_create(objects, batch_size=5000)
+    return len(objects)

@@ -42,13 +42,14 @@ def test_store_creates_the_17_homes_with_their_readings(data):
         "buildings": 17,
         "meter_days": 17 * DAYS,
         "hours": 17 * 8760,
-        "series_days": 4 * DAYS,
+        # five series; the day-ahead temperature forecast has none for the first (partial) day
+        "series_days": 5 * DAYS - 1,
         "capacity_kw": 55,
     }
     utility = Utility.objects.get(name=DEMO_UTILITY)
     assert utility.capacity_kw == 55  # ceil of the 17-home total's peak, 54.68 kW
     assert utility.buildings.filter(enrolled=True, origin="measured").count() == 17
-    assert counts() == (1, 17, 17 * DAYS, 4 * DAYS)
+    assert counts() == (1, 17, 17 * DAYS, 5 * DAYS - 1)
 
 
 def test_home_figures_come_from_its_stored_readings(data):

@@ -10,7 +10,7 @@ from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 
-from forecasting.models import MeterDay, SeriesDay
+from forecasting.models import ForecastModel, ForecastRun, MeterDay, SeriesDay
 from forecasting.services.readings import meter_days_upsert, series_days_upsert
 from jobs.models import JobRun
 from optimization.models import DemandResponseEvent, Recommendation
@@ -75,6 +75,11 @@ def filled(staff_user):
         passed=True, evidence="bench/optimize.py",
     )  # fmt: skip
     kpi_measure(kpi=program.kpis.get(metric_key=""), value=4.4, source="manual", user=staff_user)
+    model = ForecastModel.objects.create(
+        utility=utility, version=1, hyperparameters={}, train_start=date(2026, 1, 1),
+        train_end=date(2026, 6, 1), buildings=2, data_fingerprint="0" * 64, weights=b"weights",
+    )  # fmt: skip
+    ForecastRun.objects.create(utility=utility, day=date(2026, 7, 3), model=model, chunks_total=1)
     return program
 
 
