@@ -9,6 +9,7 @@ from datetime import timedelta
 from django.db.models import F
 from django.utils import timezone
 
+from forecasting.models import ForecastModel
 from jobs.models import JobRun
 from stakeholders.models import Building
 
@@ -51,7 +52,29 @@ def _sprint_velocity(program: Program) -> Measured:
     return sum(points) / len(points), f"mean points done over {len(closed)} closed sprint(s)"
 
 
+def _active_forecast_metric(name: str) -> Callable[[Program], Measured]:
+    def measure(program: Program) -> Measured:
+        model = (
+            ForecastModel.objects.filter(status=ForecastModel.Status.ACTIVE)
+            .exclude(hyperparameters__has_key="transferred_from")
+            .select_related("utility")
+            .order_by("-promoted_at")
+            .first()
+        )
+        value = model and model.metrics.get("lstm", {}).get(name)
+        if value is None:
+            return None
+        return float(value), (
+            f"{model.utility} model v{model.version}, held-out days {model.test_start} to "
+            f"{model.test_end}"
+        )
+
+    return measure
+
+
 METRICS: dict[str, Callable[[Program], Measured]] = {
+    "forecast-median-cvrmse-pct": _active_forecast_metric("median_cvrmse_pct"),
+    "forecast-total-cvrmse-pct": _active_forecast_metric("total_cvrmse_pct"),
     "buildings-enrolled": _buildings_enrolled,
     "job-failure-rate-pct": _job_failure_rate,
     "milestones-on-time-pct": _milestones_on_time,
