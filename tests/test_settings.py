@@ -78,3 +78,20 @@ def test_production_profile_passes_deploy_check_without_warnings():
 def test_local_profile_needs_no_settings_at_all():
     result = manage("check")
     assert result.returncode == 0, result.stderr
+
+
+def test_every_process_knows_the_job_kinds():
+    # A web process or a command creates jobs too, not only the worker that runs them.
+    result = manage(
+        "shell",
+        "-c",
+        "from celery import current_app; print(sorted(k for k in current_app.tasks if '.' in k and not k.startswith('celery')))",
+    )
+    assert result.returncode == 0, result.stderr
+    for kind in (
+        "forecasting.train",
+        "forecasting.forecast_chunk",
+        "projects.measure_kpis",
+        "jobs.enqueue",
+    ):
+        assert kind in result.stdout
