@@ -101,32 +101,20 @@ def forecast_model_train(
     metrics["p10_p90_coverage"] = round(result.coverage_p10_p90, 3)
     metrics["spikes_removed"] = spikes
     metrics["epochs"] = len(result.trained.history)
-    with transaction.atomic():
-        latest = (
-            ForecastModel.objects.select_for_update()
-            .filter(utility=utility)
-            .aggregate(v=Max("version"))["v"]
-        )
-        has_active = ForecastModel.objects.filter(
-            utility=utility, status=ForecastModel.Status.ACTIVE
-        ).exists()
-        return ForecastModel.objects.create(
-            utility=utility,
-            version=(latest or 0) + 1,
-            status=ForecastModel.Status.CANDIDATE if has_active else ForecastModel.Status.ACTIVE,
-            promoted_at=None if has_active else timezone.now(),
-            hyperparameters=asdict(config),
-            train_start=data.first_day + timedelta(days=config.lookback_days),
-            train_end=data.first_day + timedelta(days=train_days - 1),
-            test_start=data.first_day + timedelta(days=train_days),
-            test_end=data.first_day + timedelta(days=data.load.shape[1] - 1),
-            buildings=data.load.shape[0],
-            data_fingerprint=_fingerprint(data.load, data.temperature),
-            metrics=metrics,
-            weights=result.trained.to_bytes(),
-            device=lstm.pick_device(),
-            job=job,
-        )
+    return _register(
+        utility=utility,
+        hyperparameters=asdict(config),
+        train_start=data.first_day + timedelta(days=config.lookback_days),
+        train_end=data.first_day + timedelta(days=train_days - 1),
+        test_start=data.first_day + timedelta(days=train_days),
+        test_end=data.first_day + timedelta(days=data.load.shape[1] - 1),
+        buildings=data.load.shape[0],
+        data_fingerprint=_fingerprint(data.load, data.temperature),
+        metrics=metrics,
+        weights=result.trained.to_bytes(),
+        device=lstm.pick_device(),
+        job=job,
+    )
 
 
 @transaction.atomic
@@ -168,6 +156,23 @@ def forecast_model_rollback(*, utility: Utility) -> ForecastModel:
     return forecast_model_promote(model=previous)
 
 
+@transaction.atomic
+def _register(*, utility: Utility, **fields) -> ForecastModel:
+    """Add the next version of `utility`'s models; the first one becomes active."""
+    Utility.objects.select_for_update().filter(pk=utility.pk).first()  # one version at a time
+    latest = ForecastModel.objects.filter(utility=utility).aggregate(v=Max("version"))["v"]
+    has_active = ForecastModel.objects.filter(
+        utility=utility, status=ForecastModel.Status.ACTIVE
+    ).exists()
+    return ForecastModel.objects.create(
+        utility=utility,
+        version=(latest or 0) + 1,
+        status=ForecastModel.Status.CANDIDATE if has_active else ForecastModel.Status.ACTIVE,
+        promoted_at=None if has_active else timezone.now(),
+        **fields,
+    )
+
+
 def active_model(*, utility: Utility) -> ForecastModel | None:
     return ForecastModel.objects.filter(utility=utility, status=ForecastModel.Status.ACTIVE).first()
 
@@ -177,29 +182,17 @@ def forecast_model_transfer(*, model: ForecastModel, utility: Utility) -> Foreca
     own to train on, such as a new or synthetic portfolio): a new version, same weights."""
     if model.utility_id == utility.pk:
         raise ForecastError("The model already belongs to this utility.")
-    with transaction.atomic():
-        latest = (
-            ForecastModel.objects.select_for_update()
-            .filter(utility=utility)
-            .aggregate(v=Max("version"))["v"]
-        )
-        has_active = ForecastModel.objects.filter(
-            utility=utility, status=ForecastModel.Status.ACTIVE
-        ).exists()
-        return ForecastModel.objects.create(
-            utility=utility,
-            version=(latest or 0) + 1,
-            status=ForecastModel.Status.CANDIDATE if has_active else ForecastModel.Status.ACTIVE,
-            promoted_at=None if has_active else timezone.now(),
-            architecture=model.architecture,
-            hyperparameters={**model.hyperparameters, "transferred_from": model.pk},
-            train_start=model.train_start,
-            train_end=model.train_end,
-            test_start=model.test_start,
-            test_end=model.test_end,
-            buildings=model.buildings,
-            data_fingerprint=model.data_fingerprint,
-            metrics=model.metrics,
-            weights=model.weights,
-            device=model.device,
-        )
+    return _register(
+        utility=utility,
+        architecture=model.architecture,
+        hyperparameters={**model.hyperparameters, "transferred_from": model.pk},
+        train_start=model.train_start,
+        train_end=model.train_end,
+        test_start=model.test_start,
+        test_end=model.test_end,
+        buildings=model.buildings,
+        data_fingerprint=model.data_fingerprint,
+        metrics=model.metrics,
+        weights=model.weights,
+        device=model.device,
+    )
