@@ -1,4 +1,8 @@
-from jobs.services import JobContext
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from jobs.models import JobRun
+from jobs.services import TRANSIENT_ERRORS, JobContext
 from jobs.tasks import job_task
 from stakeholders.models import Utility
 
@@ -9,9 +13,22 @@ from .services.forecasts import (
     forecast_aggregate,
     forecast_chunk_compute,
     forecast_chunk_store,
+    forecast_run_fail,
     forecast_runs_for_tomorrow,
 )
 from .services.models import forecast_model_train
+
+
+@contextmanager
+def failing_the_run(run: ForecastRun) -> Iterator[None]:
+    """A chunk or aggregation that fails for good fails its run too (a retry does not)."""
+    try:
+        yield
+    except TRANSIENT_ERRORS:
+        raise
+    except Exception as exc:
+        forecast_run_fail(run=run, reason=str(exc))
+        raise
 
 
 @job_task("forecasting.import_citylearn")
@@ -38,7 +55,12 @@ def train(context: JobContext) -> None:
         )
 
     with context.commit() as result:
-        model = forecast_model_train(utility=utility, config=config, progress=on_epoch)
+        model = forecast_model_train(
+            utility=utility,
+            config=config,
+            progress=on_epoch,
+            job=JobRun.objects.get(pk=context.job_id),
+        )
         result.update(model_id=model.pk, version=model.version, metrics=model.metrics)
 
 
@@ -47,9 +69,10 @@ def forecast_chunk(context: JobContext) -> None:
     """Forecast one chunk of a utility's buildings for a run."""
     run = ForecastRun.objects.select_related("utility", "model").get(pk=context.params["run_id"])
     context.progress(10, note="reading readings and weather")
-    computed = forecast_chunk_compute(
-        run=run, first_id=context.params["first_id"], last_id=context.params["last_id"]
-    )
+    with failing_the_run(run):
+        computed = forecast_chunk_compute(
+            run=run, first_id=context.params["first_id"], last_id=context.params["last_id"]
+        )
     context.progress(70, note="storing forecasts", buildings=int(computed["ids"].size))
     with context.commit() as result:
         result.update(forecast_chunk_store(run=run, computed=computed))
@@ -59,7 +82,7 @@ def forecast_chunk(context: JobContext) -> None:
 def forecast_aggregate_job(context: JobContext) -> None:
     """Sum a run's forecasts per feeder and utility, and grade grid status per hour."""
     run = ForecastRun.objects.select_related("utility").get(pk=context.params["run_id"])
-    with context.commit() as result:
+    with failing_the_run(run), context.commit() as result:
         result.update(forecast_aggregate(run=run))
 
 

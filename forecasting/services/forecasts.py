@@ -8,7 +8,7 @@ grid status hours.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -74,6 +74,13 @@ def forecast_runs_for_tomorrow() -> list[ForecastRun]:
     return runs
 
 
+def forecast_run_fail(*, run: ForecastRun, reason: str) -> None:
+    """A chunk or the aggregation failed: the run will not complete."""
+    ForecastRun.objects.filter(pk=run.pk, status=ForecastRun.Status.RUNNING).update(
+        status=ForecastRun.Status.FAILED, completed_at=timezone.now()
+    )
+
+
 def _pack(values: np.ndarray) -> list[bytes]:
     return [row.tobytes() for row in np.ascontiguousarray(values, dtype=_F32)]
 
@@ -98,8 +105,9 @@ def forecast_chunk_compute(*, run: ForecastRun, first_id: int, last_id: int) -> 
         .values_list("pk", "pv_kw")
     )
     ids = np.array([pk for pk, _ in buildings])
-    config = lstm.LSTMConfig()
-    lookback = config.lookback_days
+    model: ForecastModel | None = run.model
+    trained = lstm.TrainedModel.from_bytes(bytes(model.weights)) if model is not None else None
+    lookback = trained.config.lookback_days if trained else lstm.LSTMConfig().lookback_days
     horizon_days = run.horizon_h // 24
     first = run.day - timedelta(days=lookback)
     raw = readings_window(building_ids=ids, first_day=first, days=lookback)
@@ -111,10 +119,8 @@ def forecast_chunk_compute(*, run: ForecastRun, first_id: int, last_id: int) -> 
     base = np.tile(load[:, -7:, :].mean(axis=1), (1, horizon_days))
     p10, p50, p90, mean = base * 0.8, base.copy(), base * 1.2, base.copy()
     method = np.full(ids.size, BuildingForecast.Method.BASELINE, dtype=object)
-    model: ForecastModel | None = run.model
     usable = ~short
-    if model is not None and usable.any():
-        trained = lstm.TrainedModel.from_bytes(bytes(model.weights))
+    if trained is not None and usable.any():
         if trained.config.horizon_days != horizon_days:
             raise ForecastError(
                 f"Model v{model.version} forecasts {trained.config.horizon_h} h, the run asks "
@@ -225,7 +231,9 @@ def forecast_aggregate(*, run: ForecastRun) -> dict:
     AggregateForecast.objects.filter(run=run).delete()
     GridStatusHour.objects.filter(run=run).delete()
     tz = ZoneInfo(utility.timezone)
-    start = datetime.combine(run.day, time(0), tzinfo=tz)
+    # Hours counted in UTC from local midnight: on a daylight-saving day wall-clock arithmetic
+    # would give two labels to one instant.
+    start = datetime.combine(run.day, time(0), tzinfo=tz).astimezone(UTC)
     hours = [start + timedelta(hours=h) for h in range(run.horizon_h)]
     counts = np.bincount(groups, minlength=len(feeders) + 1)
     aggregates, grid_rows = [], []

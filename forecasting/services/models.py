@@ -146,7 +146,6 @@ def forecast_model_rollback(*, utility: Utility) -> ForecastModel:
             utility=utility,
             status=ForecastModel.Status.RETIRED,
             promoted_at__isnull=False,
-            version__lt=active.version,
         )
         .order_by("-promoted_at")
         .first()

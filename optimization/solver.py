@@ -1,0 +1,349 @@
+"""Chance-constrained portfolio selection for a DR event. Pure numpy / scipy, no Django.
+
+Choose for each building one depth level (or none) so that the delivered reduction meets the
+target with probability at least 1 - eps, at least incentive cost plus comfort penalty, with
+every feeder's own target met in expectation and every building within its limits.
+
+Targeting follows Kwac and Rajagopal ("Targeting customers for demand response based on big
+data", 2014): each building's response is summarised by its mean and variance, and the
+chance constraint is read through the normal approximation
+
+    P(sum D_i >= T) >= 1 - eps   <=>   sum mu_i - z sqrt(sum var_i) >= T,   z = Phi^-1(1 - eps).
+
+Solvers:
+
+- `solve_fast`: the square root is linearised around the current portfolio's variance S
+  (sqrt(S + d) ~ sqrt(S) + d / (2 sqrt(S))), which leaves a multiple-choice knapsack: each
+  building's options become gains a = mu - beta var (beta = z / 2 sqrt(S)) at costs c. It is
+  solved by the greedy on the convex hull of each building's options (optimal for the LP
+  relaxation; one fractional building rounded up), feeders first, and repeated to a fixed
+  point of S. Vectorised: 100,000 buildings in well under a second.
+- `solve_milp`: the same linearised problem solved exactly with scipy.optimize.milp (HiGHS),
+  the reference for the gap.
+
+Both report the exact P(target met) of the plan they return under the normal approximation.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import optimize, sparse, special
+
+
+@dataclass(frozen=True)
+class Problem:
+    """n buildings x k depth levels (level 0 is "not asked" and is implicit).
+
+    mean_kw, var_kw2, cost: (n, k) for each level; allowed: (n, k) bool (limits: events per
+    month, largest depth the comfort limit allows); feeder: (n,) int in [0, n_feeders);
+    feeder_target_kw: (n_feeders,) expected kW each feeder must shed (0 where none).
+    """
+
+    mean_kw: np.ndarray
+    var_kw2: np.ndarray
+    cost: np.ndarray
+    allowed: np.ndarray
+    feeder: np.ndarray
+    feeder_target_kw: np.ndarray
+    target_kw: float
+    eps: float
+
+    @property
+    def z(self) -> float:
+        return float(-special.ndtri(self.eps))
+
+
+@dataclass
+class Plan:
+    level: np.ndarray  # (n,) chosen level 1..k, 0 = not asked
+    objective: float
+    bound: float  # lower bound on the linearised problem's optimum
+    expected_kw: float
+    std_kw: float
+    p_target_met: float
+    p10_kw: float
+    feasible: bool
+    solve_s: float
+    iterations: int
+    solver: str
+
+    @property
+    def gap_pct(self) -> float:
+        return 100.0 * (self.objective - self.bound) / max(abs(self.bound), 1e-9)
+
+
+def _evaluate(problem: Problem, level: np.ndarray) -> tuple[float, float, float]:
+    rows = np.flatnonzero(level)
+    picked = level[rows] - 1
+    mean = float(problem.mean_kw[rows, picked].sum())
+    var = float(problem.var_kw2[rows, picked].sum())
+    cost = float(problem.cost[rows, picked].sum())
+    return cost, mean, var
+
+
+def _summary(problem: Problem, level, bound, started, iterations, solver) -> Plan:
+    cost, mean, var = _evaluate(problem, level)
+    std = float(np.sqrt(var))
+    p_met = (
+        float(special.ndtr((mean - problem.target_kw) / std))
+        if std > 0
+        else float(mean >= problem.target_kw)
+    )
+    feeder_mean = np.bincount(
+        problem.feeder[level > 0],
+        weights=problem.mean_kw[np.flatnonzero(level), level[level > 0] - 1],
+        minlength=problem.feeder_target_kw.size,
+    )
+    feasible = p_met >= 1 - problem.eps - 1e-9 and bool(
+        (feeder_mean >= problem.feeder_target_kw - 1e-6).all()
+    )
+    return Plan(
+        level=level, objective=cost, bound=bound, expected_kw=mean, std_kw=std,
+        p_target_met=p_met, p10_kw=mean - 1.2815515655446004 * std, feasible=feasible,
+        solve_s=time.perf_counter() - started, iterations=iterations, solver=solver,
+    )  # fmt: skip
+
+
+def _hull_increments(gain: np.ndarray, cost: np.ndarray, allowed: np.ndarray):
+    """Per building, the lower convex hull of (gain, cost) over its allowed levels, from
+    "not asked" (0, 0), as increments: (building, level reached, d_gain, d_cost, level left).
+
+    Vectorised over buildings for k levels: at each step every building moves to the level
+    with the best cost per gain among those with more gain than its current one.
+    """
+    n, k = gain.shape
+    g = np.where(allowed & (gain > 0), gain, -np.inf)
+    current_gain = np.zeros(n)
+    current_cost = np.zeros(n)
+    current_level = np.zeros(n, dtype=np.int64)
+    out_b, out_l, out_g, out_c, out_f = [], [], [], [], []
+    active = np.ones(n, dtype=bool)
+    for _ in range(k):
+        d_gain = g - current_gain[:, None]
+        d_cost = cost - current_cost[:, None]
+        better = (d_gain > 1e-12) & (np.arange(1, k + 1)[None, :] > current_level[:, None])
+        ratio = np.where(better, d_cost / np.where(better, d_gain, 1.0), np.inf)
+        choice = ratio.argmin(axis=1)
+        step = active & np.isfinite(ratio[np.arange(n), choice])
+        if not step.any():
+            break
+        rows = np.flatnonzero(step)
+        chosen = choice[rows]
+        out_b.append(rows)
+        out_l.append(chosen + 1)
+        out_g.append(d_gain[rows, chosen])
+        out_c.append(d_cost[rows, chosen])
+        out_f.append(current_level[rows].copy())
+        current_gain[rows] = g[rows, chosen]
+        current_cost[rows] = cost[rows, chosen]
+        current_level[rows] = chosen + 1
+        active = step
+    if not out_b:
+        empty = np.empty(0)
+        return empty.astype(np.int64), empty.astype(np.int64), empty, empty, empty.astype(np.int64)
+    return tuple(np.concatenate(parts) for parts in (out_b, out_l, out_g, out_c, out_f))
+
+
+def _greedy(problem: Problem, gain: np.ndarray, need: float) -> tuple[np.ndarray, float]:
+    """Levels meeting every feeder's expected target and then sum(gain) >= need, cheaply.
+
+    Returns the levels and the LP-relaxation cost (a lower bound for this knapsack)."""
+    n = gain.shape[0]
+    level = np.zeros(n, dtype=np.int64)
+    buildings, levels, d_gain, d_cost, left = _hull_increments(gain, problem.cost, problem.allowed)
+    order = np.lexsort((levels, d_cost / d_gain))  # cheapest kW first; hull order per building
+    buildings, levels, d_gain, d_cost, left = (
+        buildings[order], levels[order], d_gain[order], d_cost[order], left[order],
+    )  # fmt: skip
+    # A building's hull steps come in increasing ratio, so taking a prefix is consistent.
+    bound = 0.0
+    taken = np.zeros(buildings.size, dtype=bool)
+    # Feeders: the cheapest increments of each feeder's buildings until its target is met.
+    targets = problem.feeder_target_kw
+    if (targets > 0).any():
+        expected_gain = problem.mean_kw[buildings, levels - 1] - np.where(
+            left > 0, problem.mean_kw[buildings, np.maximum(left - 1, 0)], 0.0
+        )
+        feeder_of = problem.feeder[buildings]
+        for f in np.flatnonzero(targets > 0):
+            mask = feeder_of == f
+            cumulative = np.cumsum(expected_gain[mask])
+            count = int(np.searchsorted(cumulative, targets[f] - 1e-9)) + 1
+            taken[np.flatnonzero(mask)[:count]] = True
+    # Then the cheapest remaining increments until the linearised chance constraint holds.
+    have = float(d_gain[taken].sum())
+    rest = np.flatnonzero(~taken)
+    cumulative = have + np.cumsum(d_gain[rest])
+    count = int(np.searchsorted(cumulative, need - 1e-9)) + 1
+    taken[rest[: min(count, rest.size)]] = True
+    # The LP bound: the same prefix with the last increment taken fractionally.
+    if count <= rest.size and rest.size:
+        last = rest[count - 1]
+        before = cumulative[count - 2] if count >= 2 else have
+        fraction = (need - before) / d_gain[last] if d_gain[last] > 0 else 1.0
+        bound = float(d_cost[taken].sum() - d_cost[last] * (1 - min(max(fraction, 0.0), 1.0)))
+    else:
+        bound = float(d_cost[taken].sum())
+    # Apply increments in hull order: the highest level taken per building wins.
+    np.maximum.at(level, buildings[taken], levels[taken])
+    return level, bound
+
+
+def _drop_redundant(
+    problem: Problem, gain: np.ndarray, level: np.ndarray, need: float
+) -> np.ndarray:
+    """Rounding up leaves slack: lower (or drop) the costliest asks that the linearised
+    constraint and every feeder's target can spare, most expensive first.
+
+    The tangent over-estimates the square root, so a plan that meets the linearised
+    constraint meets the true chance constraint too."""
+    level = level.copy()
+    rows = np.flatnonzero(level)
+    picked = level[rows] - 1
+    slack = float(gain[rows, picked].sum()) - need
+    feeder_mean = np.bincount(
+        problem.feeder[rows],
+        weights=problem.mean_kw[rows, picked],
+        minlength=problem.feeder_target_kw.size,
+    )
+    feeder_slack = feeder_mean - problem.feeder_target_kw
+    # Every move down: from the chosen level to each lower allowed level or to "not asked".
+    k = gain.shape[1]
+    moves = []
+    for lower in range(k):  # lower = 0 means not asked; else level `lower`
+        down = rows[level[rows] > lower]
+        if lower > 0:
+            down = down[problem.allowed[down, lower - 1]]
+        if not down.size:
+            continue
+        now = level[down] - 1
+        d_gain = gain[down, now] - (gain[down, lower - 1] if lower else 0.0)
+        d_cost = problem.cost[down, now] - (problem.cost[down, lower - 1] if lower else 0.0)
+        d_mean = problem.mean_kw[down, now] - (problem.mean_kw[down, lower - 1] if lower else 0.0)
+        useful = (d_gain <= slack) & (d_cost > 0)
+        moves.append(
+            np.stack(
+                [
+                    down[useful],
+                    np.full(useful.sum(), lower),
+                    d_gain[useful],
+                    d_cost[useful],
+                    d_mean[useful],
+                ],
+                1,
+            )
+        )
+    if not moves:
+        return level
+    moves = np.concatenate(moves)
+    for building, lower, d_gain, _, d_mean in moves[np.argsort(-moves[:, 3])]:
+        b, f = int(building), problem.feeder[int(building)]
+        current = level[b] - 1
+        if current < 0 or int(lower) >= level[b]:
+            continue
+        # Recompute against the building's current level (an earlier move may have changed it).
+        d_gain = gain[b, current] - (gain[b, int(lower) - 1] if lower else 0.0)
+        d_mean = problem.mean_kw[b, current] - (
+            problem.mean_kw[b, int(lower) - 1] if lower else 0.0
+        )
+        if d_gain <= slack and d_mean <= feeder_slack[f] + 1e-12:
+            level[b] = int(lower)
+            slack -= d_gain
+            feeder_slack[f] -= d_mean
+    return level
+
+
+def solve_fast(problem: Problem, *, max_iterations: int = 20) -> Plan:
+    """The structured solver: linearise the chance constraint, solve the knapsack greedily,
+    repeat until the portfolio's variance settles."""
+    started = time.perf_counter()
+    z = problem.z
+    # Start from the variance of asking everyone at their cheapest level per kW.
+    best = problem.mean_kw / np.maximum(problem.cost, 1e-9)
+    seed = np.where(problem.allowed, best, -np.inf).argmax(axis=1)
+    variance = float(problem.var_kw2[np.arange(problem.mean_kw.shape[0]), seed].sum()) * 0.05 + 1e-6
+    level = np.zeros(problem.mean_kw.shape[0], dtype=np.int64)
+    bound = 0.0
+    iterations = 0
+    for iteration in range(1, max_iterations + 1):
+        iterations = iteration
+        root = np.sqrt(variance)
+        beta = z / (2 * root)
+        gain = problem.mean_kw - beta * problem.var_kw2
+        need = problem.target_kw + z * root / 2  # T + z (sqrt(S) - S / (2 sqrt(S)))
+        level, bound = _greedy(problem, gain, need)
+        _, mean, new_variance = _evaluate(problem, level)
+        if abs(new_variance - variance) <= 1e-4 * max(variance, 1.0):
+            variance = new_variance
+            break
+        variance = max(new_variance, 1e-6)
+    level = _drop_redundant(problem, gain, level, need)
+    plan = _summary(problem, level, bound, started, iterations, "fast")
+    # The linearisation under-states sqrt at a larger S; top up if the true chance falls short.
+    tries = 0
+    while not plan.feasible and tries < 5:
+        tries += 1
+        shortfall = problem.target_kw + z * plan.std_kw - plan.expected_kw
+        gain = problem.mean_kw - (z / (2 * max(plan.std_kw, 1e-6))) * problem.var_kw2
+        level, bound = _greedy(
+            problem, gain, problem.target_kw + z * plan.std_kw / 2 + shortfall * 1.05
+        )
+        plan = _summary(problem, level, bound, started, iterations + tries, "fast")
+    return plan
+
+
+def solve_milp(
+    problem: Problem, *, beta: float, need: float, time_limit_s: float = 60.0
+) -> Plan | None:
+    """The linearised problem (gains mu - beta var >= need, feeders in expectation) solved
+    exactly by HiGHS. None when it does not finish within the time limit."""
+    started = time.perf_counter()
+    n, k = problem.mean_kw.shape
+    allowed = problem.allowed.ravel()
+    cols = np.flatnonzero(allowed)
+    building = np.repeat(np.arange(n), k)[cols]
+    gain = (problem.mean_kw - beta * problem.var_kw2).ravel()[cols]
+    mean = problem.mean_kw.ravel()[cols]
+    cost = problem.cost.ravel()[cols]
+    m = cols.size
+    one_per_building = sparse.csr_array((np.ones(m), (building, np.arange(m))), shape=(n, m))
+    rows = [one_per_building, sparse.csr_array(gain[None, :])]
+    lower = [np.zeros(n), np.array([need])]
+    upper = [np.ones(n), np.array([np.inf])]
+    feeders = np.flatnonzero(problem.feeder_target_kw > 0)
+    if feeders.size:
+        index = {f: r for r, f in enumerate(feeders)}
+        member = np.isin(problem.feeder[building], feeders)
+        feeder_rows = np.array([index[f] for f in problem.feeder[building][member]])
+        rows.append(
+            sparse.csr_array(
+                (mean[member], (feeder_rows, np.flatnonzero(member))), shape=(feeders.size, m)
+            )
+        )
+        lower.append(problem.feeder_target_kw[feeders])
+        upper.append(np.full(feeders.size, np.inf))
+    result = optimize.milp(
+        c=cost,
+        constraints=optimize.LinearConstraint(
+            sparse.vstack(rows), np.concatenate(lower), np.concatenate(upper)
+        ),
+        integrality=np.ones(m),
+        bounds=optimize.Bounds(0, 1),
+        options={"time_limit": time_limit_s, "mip_rel_gap": 1e-6},
+    )
+    if result.x is None or result.status not in (0,):
+        return None
+    chosen = np.flatnonzero(result.x > 0.5)
+    level = np.zeros(n, dtype=np.int64)
+    level[building[chosen]] = cols[chosen] % k + 1
+    bound = float(getattr(result, "mip_dual_bound", result.fun) or result.fun)
+    return _summary(problem, level, bound, started, 1, "milp")
+
+
+def linearisation_of(problem: Problem, plan: Plan) -> tuple[float, float]:
+    """(beta, need) of the knapsack `solve_fast` ended on, to hand the same problem to MILP."""
+    root = max(plan.std_kw, 1e-6)
+    return problem.z / (2 * root), problem.target_kw + problem.z * root / 2
