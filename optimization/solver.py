@@ -27,7 +27,7 @@ Both report the exact P(target met) of the plan they return under the normal app
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import optimize, sparse, special
@@ -60,7 +60,7 @@ class Problem:
 class Plan:
     level: np.ndarray  # (n,) chosen level 1..k, 0 = not asked
     objective: float
-    bound: float  # lower bound on the linearised problem's optimum
+    bound: float  # a lower bound on the linearised problem's optimum (its LP relaxation)
     expected_kw: float
     std_kw: float
     p_target_met: float
@@ -281,6 +281,10 @@ def solve_fast(problem: Problem, *, max_iterations: int = 20) -> Plan:
             break
         variance = max(new_variance, 1e-6)
     level = _drop_redundant(problem, gain, level, need)
+    if (problem.feeder_target_kw > 0).any():
+        # Without the feeder targets the greedy's LP cost is a true lower bound of the knapsack.
+        relaxed = replace(problem, feeder_target_kw=np.zeros_like(problem.feeder_target_kw))
+        bound = _greedy(relaxed, gain, need)[1]
     plan = _summary(problem, level, bound, started, iterations, "fast")
     # The linearisation under-states sqrt at a larger S; top up if the true chance falls short.
     tries = 0
