@@ -1,0 +1,87 @@
+"""Measurement and verification of what a building delivered in an event. Pure numpy.
+
+Two counterfactuals for the event window:
+
+- the forecast: the P50 the forecast run gave for those hours;
+- the standard X-of-Y baseline (CAISO-style "10 of 10"): the mean load of the same hours on the
+  last Y eligible days (same kind of day, no event), with a day-of adjustment: the ratio of the
+  actual to the baseline load over the ADJUST_HOURS hours that end ADJUST_GAP_H hour(s) before the
+  event starts, capped at +/- ADJUST_CAP.
+
+Delivered kW = mean over the window of (baseline - actual); complied = delivered reaches
+COMPLY_SHARE of the requested kW.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+ADJUST_HOURS = 3
+ADJUST_GAP_H = 1
+ADJUST_CAP = 0.2
+COMPLY_SHARE = 0.8
+
+
+def x_of_y_baseline(
+    history: np.ndarray,
+    eligible: np.ndarray,
+    event_day: np.ndarray,
+    start_h: int,
+    end_h: int,
+    *,
+    x: int = 10,
+    y: int = 10,
+) -> np.ndarray:
+    """Baseline kW for each hour of the window [start_h, end_h) of the event day.
+
+    history: (days, 24) kW before the event day, oldest first; eligible: (days,) bool (same kind
+    of day and no event); event_day: (24,) kW actually metered that day (for the adjustment).
+    Uses the last `y` eligible days (at least one), of which the `x` with the highest load over
+    the window (X of Y; X = Y is the plain average).
+    """
+    days = np.flatnonzero(eligible)[-y:]
+    if days.size == 0:
+        raise ValueError("no eligible day to build a baseline from")
+    window = history[days][:, start_h:end_h]
+    if x < days.size:
+        keep = np.argsort(window.mean(axis=1))[-x:]
+        days, window = days[keep], window[keep]
+    baseline = window.mean(axis=0)
+    adjust_end = start_h - ADJUST_GAP_H
+    adjust_start = adjust_end - ADJUST_HOURS
+    if adjust_start >= 0:
+        before = history[days][:, adjust_start:adjust_end].mean()
+        actual = event_day[adjust_start:adjust_end].mean()
+        if before > 0:
+            ratio = float(np.clip(actual / before, 1 - ADJUST_CAP, 1 + ADJUST_CAP))
+            baseline = baseline * ratio
+    return baseline
+
+
+@dataclass(frozen=True)
+class Verification:
+    baseline_kw: float  # mean over the window
+    actual_kw: float
+    delivered_kw: float
+    complied: bool
+    delivered_vs_forecast_kw: float | None
+
+
+def verify(
+    *,
+    baseline: np.ndarray,
+    actual: np.ndarray,
+    requested_kw: float,
+    forecast: np.ndarray | None = None,
+) -> Verification:
+    """Delivered kW against the X-of-Y baseline (and against the forecast, when given)."""
+    delivered = float(np.mean(baseline - actual))
+    return Verification(
+        baseline_kw=float(np.mean(baseline)),
+        actual_kw=float(np.mean(actual)),
+        delivered_kw=delivered,
+        complied=bool(requested_kw > 0 and delivered >= COMPLY_SHARE * requested_kw),
+        delivered_vs_forecast_kw=None if forecast is None else float(np.mean(forecast - actual)),
+    )

@@ -1,0 +1,114 @@
+"""The compliance predictor learns from outcomes only; the season loop runs the three
+strategies on the same days."""
+
+import numpy as np
+import pytest
+
+from forecasting import compliance
+from optimization.simulator import RELIABILITY, BehaviorParams, Season, true_compliance
+
+
+def events(n: int, seed: int, *, with_outcome: bool = True) -> compliance.Events:
+    rng = np.random.default_rng(seed)
+    types = rng.choice(["residential", "office"], size=n)
+    depth = rng.choice([10.0, 20.0, 30.0], size=n)
+    past = rng.integers(0, 10, size=n).astype(float)
+    reliability = np.where(types == "office", 0.85, 0.5)
+    rows = compliance.Events(
+        building_type=types, curtailable_kw=rng.uniform(1, 50, n), past_asked=past,
+        past_complied=np.round(past * reliability), events_30d=rng.integers(0, 4, n).astype(float),
+        notice_h=np.full(n, 18.0), temperature_c=rng.uniform(25, 40, n), start_hour=np.full(n, 16.0),
+        duration_h=np.full(n, 3.0), depth_pct=depth, incentive_usd_per_kwh=np.full(n, 0.5),
+    )  # fmt: skip
+    if with_outcome:
+        p = true_compliance(
+            reliability, rows.events_30d, depth, rows.temperature_c, 0.5, 18.0, BehaviorParams()
+        )
+        rows.complied = rng.random(n) < p
+    return rows
+
+
+def test_metrics_by_hand():
+    y = np.array([1, 0, 1, 0])
+    p = np.array([0.9, 0.1, 0.4, 0.6])
+    # pairs (positive, negative): (0.9,0.1) (0.9,0.6) (0.4,0.1) win, (0.4,0.6) loses -> 3/4
+    assert compliance.auc(y, p) == pytest.approx(0.75)
+    # ((0.1)^2 + 0.1^2 + 0.6^2 + 0.6^2) / 4 = 0.185
+    assert compliance.brier(y, p) == pytest.approx(0.185)
+    table = compliance.calibration_table(y, p, bins=2)
+    assert table == [
+        {"bin": "0.0-0.5", "count": 2, "predicted": 0.25, "observed": 0.5},
+        {"bin": "0.5-1.0", "count": 2, "predicted": 0.75, "observed": 0.5},
+    ]
+
+
+def test_the_model_learns_reliability_from_outcomes():
+    model = compliance.fit(events(4000, 1))
+    held_out = events(2000, 2)
+    predicted = compliance.predict(model, held_out)
+    assert compliance.auc(held_out.complied, predicted) > 0.7
+    assert compliance.brier(held_out.complied, predicted) < 0.22
+    # offices (more reliable in the data) come out more likely to comply than homes
+    office = held_out.building_type == "office"
+    assert predicted[office].mean() > predicted[~office].mean() + 0.1
+
+
+def test_without_a_model_a_building_starts_from_the_prior_and_its_record():
+    rows = events(3, 4, with_outcome=False)
+    rows.past_asked[:] = [0, 10, 10]
+    rows.past_complied[:] = [0, 10, 0]
+    p = compliance.predict(None, rows)
+    assert p[0] == pytest.approx(compliance.PRIOR_A / (compliance.PRIOR_A + compliance.PRIOR_B))
+    assert p[1] > p[0] > p[2]
+
+
+def test_fit_refuses_outcomes_of_one_kind():
+    rows = events(50, 5)
+    rows.complied = np.ones(50, bool)
+    with pytest.raises(ValueError, match="both kinds"):
+        compliance.fit(rows)
+
+
+def test_model_round_trips_through_bytes():
+    rows = events(500, 6)
+    model = compliance.fit(rows)
+    again = compliance.ComplianceModel.from_bytes(model.to_bytes())
+    np.testing.assert_allclose(compliance.predict(again, rows), compliance.predict(model, rows))
+
+
+def small_season(seed: int) -> Season:
+    rng = np.random.default_rng(0)
+    days, n = 60, 120
+    shape = 1 + 0.8 * np.sin(np.linspace(0, np.pi, 24)) ** 4
+    load = (
+        rng.uniform(1, 5, size=(n, 1, 1))
+        * shape[None, None, :]
+        * rng.normal(1, 0.05, size=(n, days, 24))
+    )
+    load[:, 40:45] *= 1.3  # a hot spell
+    temperature = np.full((days, 24), 32.0)
+    types = rng.choice(list(RELIABILITY), size=n)
+    capacity = float(load.sum(axis=0)[14:].max(axis=1).max()) / 1.05 / 0.9
+    return Season(
+        load, temperature, types, rng.integers(0, 4, size=n), capacity_kw=capacity, seed=seed
+    )
+
+
+def test_season_runs_each_strategy_on_the_same_events_and_cuts_the_peak():
+    season = small_season(seed=1)
+    results = {name: season.run(name) for name in ("compliance", "blind", "largest")}
+    assert results["compliance"].events > 0
+    for result in results.values():
+        assert result.peak_with_kw <= result.peak_without_kw
+        assert result.cost_usd > 0
+        assert 0 <= result.target_met_share <= 1
+
+
+def test_the_first_plan_does_not_depend_on_the_hidden_behaviour():
+    # Two seasons that differ only in the behaviour's hidden parameters: before any outcome the
+    # strategy knows nothing of them, so its first predictions are the same.
+    first = small_season(seed=1).run("compliance")
+    other = small_season(seed=1)
+    other.reliability = np.clip(other.reliability[::-1] * 0.5, 0.01, 0.99)
+    second = other.run("compliance")
+    np.testing.assert_allclose(first.predictions[0], second.predictions[0])

@@ -1,0 +1,57 @@
+"""Measurement and verification: the 10-of-10 baseline with day-of adjustment."""
+
+import numpy as np
+import pytest
+
+from optimization import mv
+
+
+def flat_history(days: int = 12, level: float = 2.0) -> np.ndarray:
+    return np.full((days, 24), level)
+
+
+def test_baseline_is_the_mean_of_the_last_eligible_days_in_the_window():
+    # given: twelve days, the last ten at 1..10 kW in every hour, two older days at 100 kW
+    history = np.vstack(
+        [np.full((2, 24), 100.0), np.arange(1, 11, dtype=float)[:, None] * np.ones((1, 24))]
+    )
+    event_day = np.full(24, 5.5)  # equal to the baseline before the event: no adjustment
+    # when
+    baseline = mv.x_of_y_baseline(history, np.ones(12, bool), event_day, 16, 19)
+    # then: (1 + ... + 10) / 10 = 5.5 kW
+    np.testing.assert_allclose(baseline, [5.5, 5.5, 5.5])
+
+
+def test_days_with_events_or_another_day_type_are_skipped():
+    history = flat_history()
+    history[-1] = 50.0  # an event day (or a weekend) that must not count
+    eligible = np.ones(12, bool)
+    eligible[-1] = False
+    baseline = mv.x_of_y_baseline(history, eligible, np.full(24, 2.0), 16, 18)
+    np.testing.assert_allclose(baseline, [2.0, 2.0])
+
+
+def test_day_of_adjustment_scales_and_is_capped():
+    history = flat_history()
+    warm = np.full(24, 2.2)  # 10 % above the baseline in hours 12-14 (3 h ending 1 h before 16)
+    np.testing.assert_allclose(mv.x_of_y_baseline(history, np.ones(12, bool), warm, 16, 17), [2.2])
+    hot = np.full(24, 4.0)  # 100 % above: capped at +20 %
+    np.testing.assert_allclose(mv.x_of_y_baseline(history, np.ones(12, bool), hot, 16, 17), [2.4])
+
+
+def test_no_eligible_day_is_an_error():
+    with pytest.raises(ValueError, match="no eligible day"):
+        mv.x_of_y_baseline(flat_history(), np.zeros(12, bool), np.full(24, 2.0), 16, 18)
+
+
+def test_verify_measures_delivered_kw_and_compliance():
+    check = mv.verify(
+        baseline=np.array([10.0, 10.0]), actual=np.array([7.0, 8.0]), requested_kw=3.0,
+        forecast=np.array([11.0, 11.0]),
+    )  # fmt: skip
+    assert check.delivered_kw == pytest.approx(2.5)
+    assert check.complied  # 2.5 >= 0.8 x 3.0
+    assert check.delivered_vs_forecast_kw == pytest.approx(3.5)
+    assert not mv.verify(
+        baseline=np.array([10.0]), actual=np.array([8.0]), requested_kw=3.0
+    ).complied
