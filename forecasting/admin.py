@@ -11,6 +11,7 @@ from stakeholders.models import Utility
 
 from .models import (
     AggregateForecast,
+    ComplianceModelVersion,
     ForecastModel,
     ForecastRun,
     GridStatusHour,
@@ -293,3 +294,26 @@ class ForecastRunAdmin(ReadOnlyAdmin):
         return super().change_view(
             request, object_id, form_url, {**(extra_context or {}), "forecast_chart": chart}
         )
+
+
+@admin.register(ComplianceModelVersion)
+class ComplianceModelVersionAdmin(ReadOnlyAdmin):
+    """Compliance models learnt from verified outcomes, with their held-out scores."""
+
+    list_display = ("utility", "version", "active", "outcomes", "auc", "brier", "trained_at")
+    list_filter = ("active", "utility")
+    exclude = ("weights",)
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in ComplianceModelVersion._meta.fields if f.name != "weights"]
+
+    def has_change_permission(self, request, obj=None):
+        return obj is not None and request.user.is_staff
+
+    @admin.display(description="AUC")
+    def auc(self, model):
+        return model.metrics.get("auc", "-")
+
+    @admin.display(description="Brier")
+    def brier(self, model):
+        return model.metrics.get("brier", "-")

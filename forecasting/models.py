@@ -249,3 +249,27 @@ class GridStatusHour(models.Model):
 
     def __str__(self) -> str:
         return f"{self.starts_at:%Y-%m-%d %H:00} {self.level}"
+
+
+class ComplianceModelVersion(models.Model):
+    """A compliance model trained on verified outcomes, with its held-out accuracy."""
+
+    utility = models.ForeignKey(Utility, on_delete=models.CASCADE, related_name="compliance_models")
+    version = models.PositiveIntegerField()
+    active = models.BooleanField(default=True)
+    outcomes = models.PositiveIntegerField(help_text="Verified outcomes it learnt from.")
+    metrics = models.JSONField(default=dict, help_text="AUC, Brier, calibration on held-out.")
+    weights = models.BinaryField()
+    trained_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["utility", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["utility", "version"], name="compliancemodel_version"),
+            models.UniqueConstraint(
+                fields=["utility"], condition=Q(active=True), name="compliancemodel_one_active"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.utility} compliance v{self.version}"

@@ -1,6 +1,29 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
-from .models import DemandResponseEvent, EventTransition, Recommendation
+from jobs.services import job_create
+
+from .models import DemandResponseEvent, EventTransition, OptimizationRun, Recommendation
+from .services.events import (
+    EventError,
+    event_activate,
+    event_cancel,
+    event_complete,
+    event_dispatch,
+)
+
+
+class OptimizationRunInline(admin.TabularInline):
+    model = OptimizationRun
+    extra = 0
+    fields = (
+        "created_at", "solver", "candidates", "selected", "feasible", "objective_usd", "gap_pct",
+        "p_target_met", "expected_kw", "p10_kw", "solve_s", "peak_mb",
+    )  # fmt: skip
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
 
 
 class EventTransitionInline(admin.TabularInline):
@@ -60,7 +83,51 @@ class DemandResponseEventAdmin(admin.ModelAdmin):
     date_hierarchy = "starts_at"
     search_fields = ("utility__name", "feeder__name")
     list_select_related = ("utility", "feeder")
-    inlines = (RecommendationInline, EventTransitionInline)
+    inlines = (OptimizationRunInline, RecommendationInline, EventTransitionInline)
+    actions = ("plan", "dispatch", "activate", "complete", "verify", "cancel")
+
+    def _each(self, request, queryset, service, done: str) -> None:
+        for event in queryset:
+            try:
+                service(event=event, user=request.user)
+            except EventError as exc:
+                self.message_user(request, str(exc), messages.WARNING)
+            else:
+                self.message_user(request, f"Event #{event.pk} {done}.")
+
+    def _queue(self, request, queryset, kind: str, what: str) -> None:
+        for event in queryset:
+            job = job_create(kind=kind, params={"event_id": event.pk}, requested_by=request.user)
+            self.message_user(request, f"Event #{event.pk}: {what} queued as job #{job.pk}.")
+
+    @admin.action(description="Plan: choose buildings and depths (a job)")
+    def plan(self, request, queryset):
+        self._queue(request, queryset, "optimization.optimize", "planning")
+
+    @admin.action(description="Dispatch the recommendations")
+    def dispatch(self, request, queryset):
+        self._each(request, queryset, event_dispatch, "dispatched")
+
+    @admin.action(description="Mark active (the window has started)")
+    def activate(self, request, queryset):
+        self._each(request, queryset, event_activate, "is active")
+
+    @admin.action(description="Mark completed (the window has ended)")
+    def complete(self, request, queryset):
+        self._each(request, queryset, event_complete, "completed")
+
+    @admin.action(description="Verify what each building delivered (a job)")
+    def verify(self, request, queryset):
+        self._queue(request, queryset, "optimization.verify", "verification")
+
+    @admin.action(description="Cancel the selected events")
+    def cancel(self, request, queryset):
+        def cancel_from_back_office(*, event, user):
+            return event_cancel(
+                event=event, user=user, reason=f"cancelled in the back office by {user}"
+            )
+
+        self._each(request, queryset, cancel_from_back_office, "cancelled")
 
     def get_readonly_fields(self, request, obj=None):
         return [field.name for field in DemandResponseEvent._meta.fields]

@@ -141,6 +141,10 @@ class Recommendation(models.Model):
     baseline_kw = models.FloatField(null=True, blank=True)
     delivered_kw = models.FloatField(null=True, blank=True)
     complied = models.BooleanField(null=True, blank=True)
+    features = models.JSONField(
+        default=dict, help_text="What the compliance model saw when it predicted (kept to learn)."
+    )
+    compliance_model_version = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -167,3 +171,33 @@ class Recommendation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.building} for event #{self.event_id}"
+
+
+class OptimizationRun(models.Model):
+    """One solve of an event's portfolio, with what the solver promised and what it cost."""
+
+    event = models.ForeignKey(
+        DemandResponseEvent, on_delete=models.CASCADE, related_name="optimization_runs"
+    )
+    solver = models.CharField(max_length=10)
+    candidates = models.PositiveIntegerField()
+    selected = models.PositiveIntegerField()
+    feasible = models.BooleanField()
+    objective_usd = models.FloatField()
+    bound_usd = models.FloatField()
+    gap_pct = models.FloatField()
+    p_target_met = models.FloatField()
+    expected_kw = models.FloatField()
+    p10_kw = models.FloatField()
+    solve_s = models.FloatField()
+    peak_mb = models.FloatField()
+    excluded = models.JSONField(
+        default=list, blank=True, help_text="Buildings left out (declined)."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.solver} solve of event #{self.event_id}"

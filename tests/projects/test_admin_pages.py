@@ -10,7 +10,13 @@ from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 
-from forecasting.models import ForecastModel, ForecastRun, MeterDay, SeriesDay
+from forecasting.models import (
+    ComplianceModelVersion,
+    ForecastModel,
+    ForecastRun,
+    MeterDay,
+    SeriesDay,
+)
 from forecasting.services.readings import meter_days_upsert, series_days_upsert
 from jobs.models import JobRun
 from optimization.models import DemandResponseEvent, Recommendation
@@ -80,6 +86,7 @@ def filled(staff_user):
         train_end=date(2026, 6, 1), buildings=2, data_fingerprint="0" * 64, weights=b"weights",
     )  # fmt: skip
     ForecastRun.objects.create(utility=utility, day=date(2026, 7, 3), model=model, chunks_total=1)
+    ComplianceModelVersion.objects.create(utility=utility, version=1, outcomes=40, weights=b"w")
     return program
 
 

@@ -1,0 +1,135 @@
+"""The life of a DR event: proposed -> optimized -> dispatched -> active -> completed ->
+verified, or cancelled. Each move is a conditional update (so two requests cannot both make
+it) and leaves an EventTransition behind."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from stakeholders.models import Building, Feeder, Utility
+
+from ..models import DemandResponseEvent, EventStatus, EventTransition
+
+MAX_DURATION_H = 8
+OPEN = (EventStatus.PROPOSED, EventStatus.OPTIMIZED, EventStatus.DISPATCHED, EventStatus.ACTIVE)
+ALLOWED = {
+    EventStatus.OPTIMIZED: (EventStatus.PROPOSED, EventStatus.OPTIMIZED),
+    EventStatus.DISPATCHED: (EventStatus.OPTIMIZED,),
+    EventStatus.ACTIVE: (EventStatus.DISPATCHED,),
+    EventStatus.COMPLETED: (EventStatus.ACTIVE,),
+    EventStatus.VERIFIED: (EventStatus.COMPLETED,),
+    EventStatus.CANCELLED: OPEN,
+}
+
+
+class EventError(ValueError):
+    """An event operation its rules do not allow; the message says which rule."""
+
+
+def event_transition(
+    *, event: DemandResponseEvent, to: str, user=None, note: str = "", **fields
+) -> DemandResponseEvent:
+    """Move `event` to `to` if its current status allows it, with an audit row."""
+    sources = ALLOWED[to]
+    with transaction.atomic():
+        current = DemandResponseEvent.objects.select_for_update().get(pk=event.pk)
+        if current.status not in sources:
+            raise EventError(
+                f"Event #{event.pk} is {current.get_status_display().lower()}; it can become "
+                f"{EventStatus(to).label.lower()} only from {', '.join(EventStatus(s).label.lower() for s in sources)}."
+            )
+        DemandResponseEvent.objects.filter(pk=event.pk).update(status=to, **fields)
+        EventTransition.objects.create(
+            event=current, from_status=current.status, to_status=to,
+            by=user if user is not None and user.is_authenticated else None, note=note[:500],
+        )  # fmt: skip
+    event.refresh_from_db()
+    return event
+
+
+def event_propose(
+    *,
+    utility: Utility,
+    starts_at: datetime,
+    ends_at: datetime,
+    target_kw: float,
+    source: str = DemandResponseEvent.Source.OPERATOR,
+    strain: str = DemandResponseEvent.Strain.HIGH,
+    feeder: Feeder | None = None,
+    risk_eps: float = 0.05,
+    incentive_usd_per_kwh: float = 0.5,
+    simulated: bool = False,
+    user=None,
+) -> DemandResponseEvent:
+    """Propose an event after checking its rules. A simulated event may lie in the past (the
+    season simulator replays history); a real one may not."""
+    if not Building.objects.filter(utility=utility, enrolled=True).exists():
+        raise EventError(f"{utility} has no enrolled buildings to ask.")
+    if ends_at <= starts_at:
+        raise EventError("The event must end after it starts.")
+    if ends_at - starts_at > timedelta(hours=MAX_DURATION_H):
+        raise EventError(f"An event lasts at most {MAX_DURATION_H} hours.")
+    if not simulated and starts_at <= timezone.now():
+        raise EventError("The event's window has already started or passed; choose a later start.")
+    if not target_kw > 0:
+        raise EventError("The target must be above 0 kW.")
+    if not 0 < risk_eps < 0.5:
+        raise EventError("The accepted risk of missing the target must be between 0 and 0.5.")
+    if feeder is not None and feeder.utility_id != utility.pk:
+        raise EventError(f"Feeder {feeder.name} is not on {utility}.")
+    with transaction.atomic():
+        Utility.objects.select_for_update().filter(pk=utility.pk).first()  # one proposal at a time
+        clash = DemandResponseEvent.objects.filter(
+            utility=utility, status__in=OPEN, starts_at__lt=ends_at, ends_at__gt=starts_at
+        ).first()
+        if clash:
+            raise EventError(
+                f"It overlaps event #{clash.pk} ({clash.starts_at:%Y-%m-%d %H:%M}-{clash.ends_at:%H:%M}, "
+                f"{clash.get_status_display().lower()}); cancel that one or pick another window."
+            )
+        event = DemandResponseEvent.objects.create(
+            utility=utility, feeder=feeder, source=source, strain=strain, starts_at=starts_at,
+            ends_at=ends_at, target_kw=target_kw, risk_eps=risk_eps,
+            incentive_usd_per_kwh=incentive_usd_per_kwh, simulated=simulated,
+            created_by=user if user is not None and user.is_authenticated else None,
+        )  # fmt: skip
+        EventTransition.objects.create(
+            event=event, to_status=EventStatus.PROPOSED, by=event.created_by,
+            note=f"{DemandResponseEvent.Source(source).label}: {target_kw:,.1f} kW",
+        )  # fmt: skip
+    return event
+
+
+def event_dispatch(*, event: DemandResponseEvent, user=None) -> DemandResponseEvent:
+    if not event.recommendations.filter(status__in=["pending", "accepted"]).exists():
+        raise EventError(f"Event #{event.pk} has no recommendation to send.")
+    return event_transition(
+        event=event, to=EventStatus.DISPATCHED, user=user, note="sent to buildings"
+    )
+
+
+def event_activate(
+    *, event: DemandResponseEvent, user=None, now: datetime | None = None
+) -> DemandResponseEvent:
+    now = now or timezone.now()
+    if not event.simulated and now < event.starts_at:
+        raise EventError(f"Event #{event.pk} starts at {event.starts_at:%Y-%m-%d %H:%M}.")
+    return event_transition(event=event, to=EventStatus.ACTIVE, user=user)
+
+
+def event_complete(
+    *, event: DemandResponseEvent, user=None, now: datetime | None = None
+) -> DemandResponseEvent:
+    now = now or timezone.now()
+    if not event.simulated and now < event.ends_at:
+        raise EventError(f"Event #{event.pk} runs until {event.ends_at:%Y-%m-%d %H:%M}.")
+    return event_transition(event=event, to=EventStatus.COMPLETED, user=user)
+
+
+def event_cancel(*, event: DemandResponseEvent, user=None, reason: str = "") -> DemandResponseEvent:
+    if not reason.strip():
+        raise EventError("Say why the event is cancelled.")
+    return event_transition(event=event, to=EventStatus.CANCELLED, user=user, note=reason)

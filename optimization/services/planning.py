@@ -1,0 +1,346 @@
+"""Planning an event: who is asked and how deep (the solver), what each building is told (the
+recommendations), and the answers (accept, or decline and the rest re-planned)."""
+
+from __future__ import annotations
+
+import tracemalloc
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import numpy as np
+from django.db import transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from forecasting import compliance
+from forecasting.lstm import TEMP_CENTRE_C
+from forecasting.models import BuildingForecast, ForecastRun, GridStatusHour, SeriesDay
+from forecasting.services.compliance import compliance_predict
+from forecasting.services.windows import series_window
+from stakeholders.models import Building
+
+from ..models import DemandResponseEvent, EventStatus, OptimizationRun, Recommendation
+from ..portfolio import DEPTH_LEVELS_PCT, Candidates, build_problem
+from ..recommend import advise, depth_limit_pct
+from ..solver import solve_fast
+from .events import EventError, event_transition
+
+Z90 = 1.2815515655446004
+# Without a forecast interval for a building, its counterfactual is taken as this uncertain.
+DEFAULT_FORECAST_SD_SHARE = 0.1
+ACTIVE_ANSWERS = (Recommendation.Status.PENDING, Recommendation.Status.ACCEPTED)
+
+
+def _local_window(event: DemandResponseEvent):
+    tz = ZoneInfo(event.utility.timezone)
+    start, end = event.starts_at.astimezone(tz), event.ends_at.astimezone(tz)
+    last_hour = (end - timedelta(microseconds=1)).hour + 1 if end.date() == start.date() else 24
+    return start.date(), start.hour, last_hour
+
+
+def event_features(
+    *, event: DemandResponseEvent, buildings: list[Building], now: datetime | None = None
+) -> compliance.Events:
+    """What the compliance model needs for each building at each depth level, as of `now`."""
+    ids = [building.pk for building in buildings]
+    earlier = Recommendation.objects.filter(
+        building_id__in=ids, event__starts_at__lt=event.starts_at
+    )
+    verified = dict(
+        earlier.filter(complied__isnull=False)
+        .values("building_id")
+        .annotate(asked=Count("id"), complied=Count("id", filter=Q(complied=True)))
+        .values_list("building_id", "asked")
+    )
+    complied = dict(
+        earlier.filter(complied=True)
+        .values("building_id")
+        .annotate(n=Count("id"))
+        .values_list("building_id", "n")
+    )
+    recent = dict(
+        earlier.filter(
+            event__starts_at__gte=event.starts_at - timedelta(days=30), status__in=ACTIVE_ANSWERS
+        )
+        .values("building_id")
+        .annotate(n=Count("id"))
+        .values_list("building_id", "n")
+    )
+    day, first_hour, last_hour = _local_window(event)
+    temperature = series_window(
+        utility=event.utility, series=SeriesDay.Series.TEMPERATURE_C, first_day=day, days=1
+    )[0]
+    window_temp = temperature[first_hour:last_hour]
+    # A missing temperature is read as the model's neutral centre, not as a made-up reading.
+    temp = float(np.nanmax(window_temp)) if np.isfinite(window_temp).any() else TEMP_CENTRE_C
+    now = now or timezone.now()
+    notice_h = (
+        max((event.starts_at - now).total_seconds() / 3600, 0.0) if not event.simulated else 18.0
+    )
+    k = len(DEPTH_LEVELS_PCT)
+
+    def each(values) -> np.ndarray:
+        return np.repeat(np.asarray(values, dtype=float), k)
+
+    n = len(buildings)
+    return compliance.Events(
+        building_type=np.repeat(np.array([b.building_type for b in buildings]), k),
+        curtailable_kw=each([b.curtailable_kw for b in buildings]),
+        past_asked=each([verified.get(i, 0) for i in ids]),
+        past_complied=each([complied.get(i, 0) for i in ids]),
+        events_30d=each([recent.get(i, 0) for i in ids]),
+        notice_h=np.full(n * k, notice_h),
+        temperature_c=np.full(n * k, temp),
+        start_hour=np.full(n * k, float(first_hour)),
+        duration_h=np.full(n * k, event.duration_h),
+        depth_pct=np.tile(np.asarray(DEPTH_LEVELS_PCT), n),
+        incentive_usd_per_kwh=np.full(n * k, event.incentive_usd_per_kwh),
+    )
+
+
+def _forecast_spread(
+    event: DemandResponseEvent, buildings: list[Building]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per building: the forecast's sd over the window, and the feeder targets from grid status."""
+    day, first_hour, last_hour = _local_window(event)
+    sd = np.array([DEFAULT_FORECAST_SD_SHARE * b.curtailable_kw for b in buildings])
+    run = (
+        ForecastRun.objects.filter(
+            utility=event.utility, day=day, status=ForecastRun.Status.COMPLETE
+        )
+        .order_by("-created_at")
+        .first()
+    )
+    feeder_excess: dict[int, float] = {}
+    if run is not None:
+        position = {b.pk: i for i, b in enumerate(buildings)}
+        for building_id, p10, p90 in BuildingForecast.objects.filter(
+            run=run, building_id__in=list(position)
+        ).values_list("building_id", "p10_kw", "p90_kw"):
+            spread = (
+                np.frombuffer(bytes(p90), "<f4")[first_hour:last_hour]
+                - np.frombuffer(bytes(p10), "<f4")[first_hour:last_hour]
+            )
+            sd[position[building_id]] = float(np.mean(spread)) / (2 * Z90)
+        window = (event.starts_at, event.ends_at)
+        for feeder_id, excess in GridStatusHour.objects.filter(
+            run=run, feeder__isnull=False, starts_at__gte=window[0], starts_at__lt=window[1]
+        ).values_list("feeder_id", "kw_above_high"):
+            feeder_excess[feeder_id] = max(feeder_excess.get(feeder_id, 0.0), excess)
+    return sd, feeder_excess
+
+
+def _month_counts(event: DemandResponseEvent, ids: list[int]) -> dict[int, int]:
+    month_start = event.starts_at.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return dict(
+        Recommendation.objects.filter(
+            building_id__in=ids, status__in=ACTIVE_ANSWERS,
+            event__starts_at__gte=month_start, event__starts_at__lt=month_start + timedelta(days=32),
+        )
+        .exclude(event=event)
+        .values("building_id")
+        .annotate(n=Count("id"))
+        .values_list("building_id", "n")
+    )  # fmt: skip
+
+
+def event_optimize(
+    *, event: DemandResponseEvent, user=None, now: datetime | None = None
+) -> OptimizationRun:
+    """Choose buildings and depths for the event and write their recommendations.
+
+    Buildings that declined are left out; those that accepted keep their ask (a commitment
+    costs nothing more). An infeasible target still gets the best plan there is, reported with
+    its probability of meeting the target."""
+    if event.status not in (EventStatus.PROPOSED, EventStatus.OPTIMIZED, EventStatus.DISPATCHED):
+        raise EventError(
+            f"Event #{event.pk} is {event.get_status_display().lower()}: it cannot be planned again."
+        )
+    buildings = Building.objects.filter(utility=event.utility, enrolled=True, curtailable_kw__gt=0)
+    if event.feeder_id:
+        buildings = buildings.filter(feeder_id=event.feeder_id)
+    declined = set(
+        event.recommendations.filter(status=Recommendation.Status.DECLINED).values_list(
+            "building_id", flat=True
+        )
+    )
+    buildings = [b for b in buildings.order_by("pk") if b.pk not in declined]
+    if not buildings:
+        raise EventError(f"Event #{event.pk} has no enrolled building left to ask.")
+    accepted = dict(
+        event.recommendations.filter(status=Recommendation.Status.ACCEPTED).values_list(
+            "building_id", "depth_pct"
+        )
+    )
+    ids = [b.pk for b in buildings]
+    rows = event_features(event=event, buildings=buildings, now=now)
+    probability, model_version = compliance_predict(utility=event.utility, events=rows)
+    k = len(DEPTH_LEVELS_PCT)
+    sd, feeder_excess = _forecast_spread(event, buildings)
+    feeders = sorted({b.feeder_id for b in buildings if b.feeder_id})
+    feeder_index = {f: i for i, f in enumerate(feeders)}
+    month = _month_counts(event, ids)
+    depths = np.array(DEPTH_LEVELS_PCT)
+    candidates = Candidates(
+        curtailable_kw=np.array([b.curtailable_kw for b in buildings]),
+        compliance=probability.reshape(len(buildings), k),
+        forecast_sd_kw=sd,
+        feeder=np.array([feeder_index.get(b.feeder_id, len(feeders)) for b in buildings]),
+        max_depth_pct=np.array([depth_limit_pct(b.max_setpoint_change_c) for b in buildings]),
+        available=np.array(
+            [month.get(b.pk, 0) < b.max_events_per_month or b.pk in accepted for b in buildings]
+        ),
+    )
+    feeder_target = np.zeros(len(feeders) + 1)
+    if not event.feeder_id:
+        for feeder_id, excess in feeder_excess.items():
+            if feeder_id in feeder_index:
+                feeder_target[feeder_index[feeder_id]] = excess
+    problem = build_problem(
+        candidates, target_kw=event.target_kw, eps=event.risk_eps, duration_h=event.duration_h,
+        incentive_usd_per_kwh=event.incentive_usd_per_kwh, feeder_target_kw=feeder_target,
+    )  # fmt: skip
+    if accepted:
+        cost, allowed = problem.cost.copy(), problem.allowed.copy()
+        for i, building in enumerate(buildings):
+            if building.pk in accepted:
+                keep = np.isclose(depths, accepted[building.pk])
+                allowed[i] = keep
+                cost[i, keep] = 0.0
+        problem = type(problem)(**{**problem.__dict__, "cost": cost, "allowed": allowed})
+    tracemalloc.start()
+    plan = solve_fast(problem)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    with transaction.atomic():
+        run = OptimizationRun.objects.create(
+            event=event, solver=plan.solver, candidates=len(buildings), selected=int((plan.level > 0).sum()),
+            feasible=plan.feasible, objective_usd=plan.objective, bound_usd=plan.bound, gap_pct=plan.gap_pct,
+            p_target_met=plan.p_target_met, expected_kw=plan.expected_kw, p10_kw=plan.p10_kw,
+            solve_s=plan.solve_s, peak_mb=peak / 2**20, excluded=sorted(declined),
+        )  # fmt: skip
+        _write_recommendations(
+            event, buildings, rows, candidates.compliance, problem, plan, model_version
+        )
+        note = f"{run.selected} buildings, P(target met) {plan.p_target_met:.3f}"
+        if not plan.feasible:
+            note = (
+                f"target not reachable with probability {1 - event.risk_eps:.2f}: best plan, {note}"
+            )
+        if event.status != EventStatus.DISPATCHED:
+            event_transition(
+                event=event, to=EventStatus.OPTIMIZED, user=user, note=note,
+                p_target_met=plan.p_target_met, expected_kw=plan.expected_kw, p10_kw=plan.p10_kw,
+            )  # fmt: skip
+        else:
+            DemandResponseEvent.objects.filter(pk=event.pk).update(
+                p_target_met=plan.p_target_met, expected_kw=plan.expected_kw, p10_kw=plan.p10_kw
+            )
+    return run
+
+
+def _write_recommendations(
+    event, buildings, rows, probability, problem, plan, model_version
+) -> None:
+    k = len(DEPTH_LEVELS_PCT)
+    chosen = {buildings[i].pk: i for i in np.flatnonzero(plan.level)}
+    existing = {rec.building_id: rec for rec in event.recommendations.all()}
+    for building_id, rec in existing.items():
+        if building_id not in chosen and rec.status == Recommendation.Status.PENDING:
+            Recommendation.objects.filter(pk=rec.pk).update(status=Recommendation.Status.WITHDRAWN)
+    hours = event.duration_h
+    feature_names = [name for name in compliance.Events.__dataclass_fields__ if name != "complied"]
+    for building_id, i in chosen.items():
+        building = buildings[i]
+        level = int(plan.level[i]) - 1
+        depth = DEPTH_LEVELS_PCT[level]
+        requested = building.curtailable_kw * depth / 100.0
+        expected = float(problem.mean_kw[i, level])
+        p = float(probability[i, level])
+        advice = advise(
+            building_type=building.building_type, depth_pct=depth, hours=hours,
+            max_setpoint_change_c=building.max_setpoint_change_c,
+        )  # fmt: skip
+        row = i * k + level
+        values = {
+            "depth_pct": depth,
+            "requested_kw": requested,
+            "expected_kw": expected,
+            "compliance_probability": p,
+            "actions": advice.actions,
+            "expected_kwh": expected * hours,
+            "cost_saved_usd": expected * hours * building.tariff_usd_per_kwh,
+            "carbon_saved_kg": expected * hours * building.carbon_kg_per_kwh,
+            "comfort_impact": advice.comfort_impact,
+            "guidance": advice.guidance,
+            "incentive_usd": expected * hours * event.incentive_usd_per_kwh,
+            "features": {name: _plain(getattr(rows, name)[row]) for name in feature_names},
+            "compliance_model_version": model_version,
+        }
+        rec = existing.get(building_id)
+        if rec is None:
+            Recommendation.objects.create(event=event, building=building, **values)
+        elif rec.status in (Recommendation.Status.PENDING, Recommendation.Status.WITHDRAWN):
+            Recommendation.objects.filter(pk=rec.pk).update(
+                status=Recommendation.Status.PENDING, **values
+            )
+
+
+def _plain(value):
+    return value.item() if hasattr(value, "item") else value
+
+
+def recommendation_accept(*, recommendation: Recommendation, user) -> Recommendation:
+    _check_answer(recommendation, user)
+    updated = Recommendation.objects.filter(
+        pk=recommendation.pk, status=Recommendation.Status.PENDING
+    ).update(status=Recommendation.Status.ACCEPTED, responded_at=timezone.now(), responded_by=user)
+    if not updated:
+        raise EventError("Only a recommendation awaiting an answer can be accepted.")
+    recommendation.refresh_from_db()
+    return recommendation
+
+
+def recommendation_decline(
+    *, recommendation: Recommendation, user, reason: str = ""
+) -> Recommendation:
+    """Record a decline; before the event starts, the rest of the portfolio is re-planned."""
+    _check_answer(recommendation, user)
+    with transaction.atomic():
+        updated = Recommendation.objects.filter(
+            pk=recommendation.pk, status__in=[Recommendation.Status.PENDING, Recommendation.Status.ACCEPTED]
+        ).update(
+            status=Recommendation.Status.DECLINED, responded_at=timezone.now(), responded_by=user,
+            decline_reason=reason[:300],
+        )  # fmt: skip
+        if not updated:
+            raise EventError("This recommendation was already declined or withdrawn.")
+        event = recommendation.event
+        if event.status in (EventStatus.OPTIMIZED, EventStatus.DISPATCHED) and (
+            event.simulated or timezone.now() < event.starts_at
+        ):
+            event_optimize(event=event, user=user)
+    recommendation.refresh_from_db()
+    return recommendation
+
+
+def _check_answer(recommendation: Recommendation, user) -> None:
+    from stakeholders.models import Membership, Role
+
+    event = recommendation.event
+    if event.status not in (EventStatus.OPTIMIZED, EventStatus.DISPATCHED):
+        raise EventError(
+            f"Event #{event.pk} is {event.get_status_display().lower()}: answers are closed."
+        )
+    if not event.simulated and timezone.now() >= event.starts_at:
+        raise EventError("The event has started: answers are closed.")
+    if user.is_staff:
+        return
+    may_answer = Membership.objects.filter(
+        user=user, organization_id=recommendation.building.owner_id,
+        role__in=[Role.FACILITY_MANAGER, Role.BUILDING_OWNER, Role.ENERGY_MANAGER],
+    ).exists()  # fmt: skip
+    if not may_answer:
+        raise EventError(
+            "Only the building's facility manager, owner or energy manager may answer."
+        )

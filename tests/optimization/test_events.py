@@ -1,0 +1,267 @@
+"""Event services: each rule, the audit history, planning, answers and verification."""
+
+from datetime import timedelta
+
+import numpy as np
+import pytest
+from django.utils import timezone
+
+from forecasting.models import ComplianceModelVersion
+from forecasting.services.compliance import compliance_predict
+from forecasting.services.readings import meter_days_upsert
+from optimization.models import DemandResponseEvent, EventStatus, OptimizationRun, Recommendation
+from optimization.services.events import (
+    EventError,
+    event_activate,
+    event_cancel,
+    event_complete,
+    event_dispatch,
+    event_propose,
+    event_transition,
+)
+from optimization.services.planning import (
+    event_optimize,
+    recommendation_accept,
+    recommendation_decline,
+)
+from optimization.services.verification import event_verify, verified_outcomes
+from stakeholders.models import Role
+from tests.factories import MembershipFactory, UserFactory, UtilityFactory
+from tests.optimization.conftest import EVENT_DAY, daily_profile, event_window
+
+pytestmark = pytest.mark.django_db
+
+
+def propose(grid, target_kw=20.0, **kwargs):
+    starts, ends = event_window()
+    return event_propose(
+        utility=grid["utility"],
+        starts_at=starts,
+        ends_at=ends,
+        target_kw=target_kw,
+        simulated=True,
+        **kwargs,
+    )
+
+
+def deliver(event, share: float) -> None:
+    """Meter the event day: every building asked sheds `share` of its ask in the window."""
+    for rec in event.recommendations.filter(status__in=["pending", "accepted"]).select_related(
+        "building"
+    ):
+        load = daily_profile(rec.building.curtailable_kw).copy()
+        load[15:18] -= rec.requested_kw * share
+        meter_days_upsert(
+            building_ids=np.array([rec.building_id]),
+            days=[EVENT_DAY],
+            kwh=load[None],
+            origin="uploaded",
+        )
+
+
+def run_to_completion(event):
+    event_dispatch(event=event)
+    event_activate(event=event)
+    return event_complete(event=event)
+
+
+def test_proposal_rules_give_clear_errors(grid):
+    starts, ends = event_window()
+    utility = grid["utility"]
+    with pytest.raises(EventError, match="has no enrolled buildings"):
+        event_propose(
+            utility=UtilityFactory(), starts_at=starts, ends_at=ends, target_kw=10, simulated=True
+        )
+    with pytest.raises(EventError, match="already started or passed"):
+        event_propose(utility=utility, starts_at=starts, ends_at=ends, target_kw=10)
+    with pytest.raises(EventError, match="end after it starts"):
+        event_propose(utility=utility, starts_at=ends, ends_at=starts, target_kw=10, simulated=True)
+    with pytest.raises(EventError, match="at most 8 hours"):
+        event_propose(
+            utility=utility,
+            starts_at=starts,
+            ends_at=starts + timedelta(hours=9),
+            target_kw=10,
+            simulated=True,
+        )
+    with pytest.raises(EventError, match="above 0 kW"):
+        event_propose(utility=utility, starts_at=starts, ends_at=ends, target_kw=0, simulated=True)
+    first = propose(grid)
+    with pytest.raises(EventError, match=f"overlaps event #{first.pk}"):
+        propose(grid)
+    assert DemandResponseEvent.objects.count() == 1
+
+
+def test_a_future_event_is_accepted_and_audited(grid, staff_user):
+    starts = timezone.now() + timedelta(days=1)
+    event = event_propose(
+        utility=grid["utility"],
+        starts_at=starts,
+        ends_at=starts + timedelta(hours=2),
+        target_kw=15,
+        user=staff_user,
+    )
+    assert event.status == EventStatus.PROPOSED
+    assert list(event.transitions.values_list("from_status", "to_status", "by")) == [
+        ("", "proposed", staff_user.pk)
+    ]
+
+
+def test_transitions_follow_the_life_cycle_only(grid, staff_user):
+    event = propose(grid)
+    with pytest.raises(EventError, match="can become dispatched only from optimized"):
+        event_transition(event=event, to=EventStatus.DISPATCHED)
+    with pytest.raises(EventError, match="no recommendation to send"):
+        event_dispatch(event=event)
+    event_optimize(event=event)
+    run_to_completion(event)
+    with pytest.raises(EventError, match="Say why"):
+        event_cancel(event=event, reason=" ")
+    with pytest.raises(EventError, match="can become cancelled only from"):
+        event_cancel(event=event, reason="storm")
+    assert [t.to_status for t in event.transitions.all()] == [
+        "proposed",
+        "optimized",
+        "dispatched",
+        "active",
+        "completed",
+    ]
+
+
+def test_a_real_event_cannot_start_early(grid):
+    starts = timezone.now() + timedelta(hours=5)
+    event = event_propose(
+        utility=grid["utility"], starts_at=starts, ends_at=starts + timedelta(hours=2), target_kw=10
+    )
+    event_optimize(event=event)
+    event_dispatch(event=event)
+    with pytest.raises(EventError, match="starts at"):
+        event_activate(event=event)
+
+
+def test_optimization_meets_the_target_with_the_asked_probability(grid):
+    event = propose(grid, target_kw=20.0)
+    run = event_optimize(event=event)
+    event.refresh_from_db()
+    assert run.feasible
+    assert run.p_target_met >= 1 - event.risk_eps - 1e-9
+    assert event.status == EventStatus.OPTIMIZED
+    assert event.p_target_met == pytest.approx(run.p_target_met)
+    recs = list(event.recommendations.all())
+    assert len(recs) == run.selected
+    for rec in recs:
+        assert rec.requested_kw == pytest.approx(rec.building.curtailable_kw * rec.depth_pct / 100)
+        assert rec.depth_pct <= 10 * rec.building.max_setpoint_change_c
+        assert rec.cost_saved_usd == pytest.approx(
+            rec.expected_kwh * rec.building.tariff_usd_per_kwh
+        )
+        assert rec.carbon_saved_kg == pytest.approx(
+            rec.expected_kwh * rec.building.carbon_kg_per_kwh
+        )
+        assert rec.incentive_usd == pytest.approx(rec.expected_kwh * event.incentive_usd_per_kwh)
+        assert {a["action"] for a in rec.actions} >= {
+            "pre-cool",
+            "setpoint raise",
+            "defer flexible loads",
+        }
+        assert rec.features["depth_pct"] == rec.depth_pct
+
+
+def test_an_infeasible_target_gets_the_best_plan_and_says_so(grid):
+    event = propose(grid, target_kw=5000.0)
+    run = event_optimize(event=event)
+    assert not run.feasible
+    assert run.selected == len(grid["buildings"])
+    assert run.p_target_met < 0.01
+    assert "target not reachable" in event.transitions.last().note
+
+
+def test_a_decline_replans_the_rest_and_an_acceptance_holds(grid, staff_user):
+    event = propose(grid, target_kw=20.0)
+    event_optimize(event=event)
+    first, second = list(event.recommendations.order_by("-requested_kw")[:2])
+    recommendation_accept(recommendation=first, user=staff_user)
+    recommendation_decline(recommendation=second, user=staff_user, reason="closed that day")
+    assert OptimizationRun.objects.filter(event=event).count() == 2
+    assert OptimizationRun.objects.filter(event=event).first().excluded == [second.building_id]
+    first.refresh_from_db()
+    assert first.status == Recommendation.Status.ACCEPTED
+    assert event.recommendations.get(pk=second.pk).decline_reason == "closed that day"
+    with pytest.raises(EventError, match="already declined"):
+        recommendation_decline(recommendation=second, user=staff_user)
+
+
+def test_only_the_buildings_people_may_answer(grid):
+    event = propose(grid)
+    event_optimize(event=event)
+    rec = event.recommendations.first()
+    stranger = UserFactory()
+    with pytest.raises(EventError, match="facility manager, owner or energy manager"):
+        recommendation_accept(recommendation=rec, user=stranger)
+    manager = MembershipFactory(organization=rec.building.owner, role=Role.FACILITY_MANAGER).user
+    assert (
+        recommendation_accept(recommendation=rec, user=manager).status
+        == Recommendation.Status.ACCEPTED
+    )
+
+
+def test_verification_measures_delivery_and_target(grid):
+    event = propose(grid, target_kw=20.0)
+    event_optimize(event=event)
+    run_to_completion(event)
+    deliver(event, share=0.95)
+    result = event_verify(event=event)
+    event.refresh_from_db()
+    asked = event.recommendations.filter(status__in=["pending", "accepted"])
+    assert result["verified"] == asked.count()
+    assert event.status == EventStatus.VERIFIED
+    assert event.target_met is True
+    assert event.delivered_kw == pytest.approx(sum(r.delivered_kw for r in asked))
+    # 3 % noise in the history: each delivery is measured within a few percent
+    for rec in asked:
+        assert rec.complied
+        assert rec.delivered_kw == pytest.approx(0.95 * rec.requested_kw, rel=0.15)
+
+
+def test_missing_readings_leave_a_building_unverified_not_guessed(grid):
+    event = propose(grid)
+    event_optimize(event=event)
+    run_to_completion(event)
+    result = event_verify(event=event)  # no readings for the event day at all
+    assert result["verified"] == 0
+    assert result["unverifiable"] == event.recommendations.filter(status="pending").count()
+    assert not event.recommendations.filter(complied__isnull=False).exists()
+
+
+def test_outcomes_train_the_compliance_model_once_there_are_enough(grid):
+    for repeat in range(3):  # 12 buildings asked each time: 36 outcomes
+        starts, ends = event_window()
+        shift = timedelta(minutes=repeat)
+        event = event_propose(
+            utility=grid["utility"], starts_at=starts + shift, ends_at=ends + shift, target_kw=20.0,
+            simulated=True,
+        )  # fmt: skip
+        event_optimize(event=event)
+        run_to_completion(event)
+        # offices deliver, homes do not: the model must find that out from outcomes alone
+        for rec in event.recommendations.filter(status="pending").select_related("building"):
+            load = daily_profile(rec.building.curtailable_kw).copy()
+            if rec.building.building_type == "office":
+                load[15:18] -= rec.requested_kw
+            meter_days_upsert(
+                building_ids=np.array([rec.building_id]),
+                days=[EVENT_DAY],
+                kwh=load[None],
+                origin="uploaded",
+            )
+        result = event_verify(event=event)
+    outcomes = verified_outcomes(utility=grid["utility"])
+    assert len(outcomes.complied) >= 30
+    model = ComplianceModelVersion.objects.get(utility=grid["utility"], active=True)
+    assert result["compliance_model_version"] == model.version
+    assert model.outcomes == len(outcomes.complied)
+    predicted, version = compliance_predict(utility=grid["utility"], events=outcomes)
+    office = outcomes.building_type == "office"
+    assert version == model.version
+    assert predicted[office].mean() > 3 * predicted[~office].mean()
+    assert predicted[office].mean() > predicted[~office].mean() + 0.2
