@@ -42,7 +42,12 @@ def build_season(buildings: int, seed: int = 3) -> tuple[Season, dict]:
         [
             part
             for _, part in synthetic_loads(
-                data.load_kwh, spec, first_hour=first_hour, hours=days * 24, seed=seed
+                data.load_kwh,
+                spec,
+                first_hour=first_hour,
+                hours=days * 24,
+                seed=seed,
+                blend_large=True,
             )
         ]
     )

@@ -20,6 +20,7 @@ TYPE_MIX = (
 )
 MAX_SHIFT_H = 2
 NOISE_SD = 0.12
+MAX_BLEND = 8
 
 
 @dataclass(frozen=True)
@@ -55,10 +56,13 @@ def synthetic_loads(
     hours: int,
     chunk: int = 10_000,
     seed: int = 0,
+    blend_large: bool = False,
 ) -> Iterator[tuple[slice, np.ndarray]]:
     """Yield (building slice, (k, hours) float32 kWh) chunks for hours [first_hour, +hours).
 
     `profiles` is (p, H) hourly kWh; the window must leave MAX_SHIFT_H hours on each side.
+    With `blend_large`, a building s times a home averages min(ceil(s / 5), MAX_BLEND) profiles
+    (a large building is many loads, so smoother than one home scaled up).
     """
     if first_hour < MAX_SHIFT_H or first_hour + hours + MAX_SHIFT_H > profiles.shape[1]:
         raise ValueError("the window must leave room for the time shift on both sides")
@@ -69,5 +73,16 @@ def synthetic_loads(
         part = slice(begin, min(begin + chunk, count))
         starts = first_hour + spec.shift_h[part]
         window = profiles[spec.source[part][:, None], starts[:, None] + offsets[None, :]]
+        if blend_large:
+            blends = np.clip(np.ceil(spec.scale[part] / 5), 1, MAX_BLEND).astype(int)
+            window = window.copy()
+            for extra in range(1, MAX_BLEND):
+                more = np.flatnonzero(blends > extra)
+                if not more.size:
+                    break
+                source = (spec.source[part][more] + extra) % profiles.shape[0]
+                shift = np.clip(starts[more] + (extra % 3) - 1, MAX_SHIFT_H - 1, None)
+                window[more] += profiles[source[:, None], shift[:, None] + offsets[None, :]]
+            window /= blends[:, None]
         noise = rng.normal(1.0, NOISE_SD, size=window.shape).clip(0.5, 1.5)
         yield part, (window * spec.scale[part][:, None] * noise).astype(np.float32)

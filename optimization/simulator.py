@@ -45,8 +45,8 @@ RELIABILITY = {  # Beta(a, b) of each type's hidden per-building reliability
 @dataclass(frozen=True)
 class BehaviorParams:
     fatigue_per_recent_event: float = 0.35
-    depth_penalty_per_10pct: float = 0.6
-    heat_penalty_per_5c_above_30: float = 0.4
+    depth_penalty_per_10pct: float = 0.3
+    heat_penalty_per_5c_above_30: float = 0.2
     incentive_elasticity: float = 0.5
     notice_bonus_per_day: float = 0.4
     delivery_if_complying: tuple[float, float] = (0.85, 1.10)
@@ -129,7 +129,8 @@ class Season:
         b = np.array([RELIABILITY[t][1] for t in building_type])
         self.reliability = rng.beta(a, b)  # hidden: only the behaviour model reads it
         # The flexible share of each building's afternoon load (cooling, pumps, EVs, lighting).
-        afternoon = load[:, : config.warmup_days, 14:20].reshape(len(load), -1).mean(axis=1)
+        # Enrolment sizes it from the summer afternoons (when cooling is the flexible load).
+        afternoon = load[:, :, 14:20].reshape(len(load), -1).mean(axis=1)
         self.curtailable_kw = FLEXIBLE_SHARE * afternoon
 
     def run(self, strategy: str) -> SeasonResult:
