@@ -99,6 +99,8 @@ def _copy_upsert(rows, *, origin: str, building_ids: list[int], first: date, las
         overlaps = cursor.fetchone()[0]
         target = "_meterday_load" if overlaps else table
         if overlaps:
+            # Within an outer transaction an earlier call's table is still there: start afresh.
+            cursor.execute("DROP TABLE IF EXISTS _meterday_load")
             cursor.execute(
                 "CREATE TEMP TABLE _meterday_load (building_id bigint, day date, kwh bytea, "
                 "present_mask integer, total_kwh double precision, peak_kw double precision, "

@@ -4,6 +4,7 @@ from datetime import date
 
 import numpy as np
 import pytest
+from django.db import transaction
 
 from forecasting.hourly import HOURS
 from forecasting.models import MeterDay
@@ -56,6 +57,16 @@ def test_second_upsert_replaces_the_day_without_duplicates(hall):
     [day] = MeterDay.objects.filter(building=hall)
     assert (day.total_kwh, day.peak_kw) == (48.0, 2.0)
     assert (day.hourly_kwh == 2.0).all()
+
+
+def test_replacing_twice_inside_one_transaction_works(hall):
+    # the bulk path keeps a temporary table until the outer transaction ends
+    july = date(2026, 7, 1)
+    with transaction.atomic():
+        upsert([hall.pk], [july], [np.ones(HOURS)])
+        upsert([hall.pk], [july], [np.full(HOURS, 2.0)])
+        upsert([hall.pk], [july], [np.full(HOURS, 3.0)])
+    assert MeterDay.objects.get(building=hall, day=july).total_kwh == pytest.approx(72.0)
 
 
 def test_a_day_with_no_measured_hour_is_not_stored(hall):
