@@ -56,3 +56,21 @@ def parse_float(value: str, *, name: str, minimum: float | None = None) -> float
     if minimum is not None and number < minimum:
         raise ValueError(f"{name} {number:g} is below {minimum:g}")
     return number
+
+
+def import_file_for_command(command, csv_path: str, importer) -> dict:
+    """Run `importer(stream=bytes)` on a file for a management command: every bad row goes to
+    stderr with its line, and the command stops with the count (nothing was saved)."""
+    from django.core.management.base import CommandError
+
+    try:
+        with open(csv_path, "rb") as stream:
+            return importer(stream=stream.read())
+    except OSError as exc:
+        raise CommandError(f"Cannot read {csv_path}: {exc}") from None
+    except CsvImportError as exc:
+        for error in exc.errors:
+            command.stderr.write(str(error))
+        raise CommandError(
+            f"{len(exc.errors)} error(s) in {csv_path}; nothing was saved."
+        ) from None

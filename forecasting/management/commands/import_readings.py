@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from forecasting.services.readings import readings_csv_import
-from stakeholders.csvimport import CsvImportError
+from stakeholders.csvimport import import_file_for_command
 from stakeholders.models import Utility
 
 
@@ -19,17 +19,9 @@ class Command(BaseCommand):
         found = Utility.objects.filter(name=utility).first()
         if found is None:
             raise CommandError(f"No utility named {utility!r}.")
-        try:
-            with open(csv_path, "rb") as stream:
-                counts = readings_csv_import(utility=found, stream=stream.read())
-        except OSError as exc:
-            raise CommandError(f"Cannot read {csv_path}: {exc}") from None
-        except CsvImportError as exc:
-            for error in exc.errors:
-                self.stderr.write(str(error))
-            raise CommandError(
-                f"{len(exc.errors)} error(s) in {csv_path}; nothing was saved."
-            ) from None
+        counts = import_file_for_command(
+            self, csv_path, lambda stream: readings_csv_import(utility=found, stream=stream)
+        )
         self.stdout.write(
             self.style.SUCCESS(
                 f"Imported {counts['rows']:,} readings for {counts['buildings']} building(s), "

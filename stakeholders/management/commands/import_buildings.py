@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from stakeholders.csvimport import CsvImportError
+from stakeholders.csvimport import import_file_for_command
 from stakeholders.models import Organization, Utility
 from stakeholders.services import buildings_csv_import
 
@@ -20,17 +20,11 @@ class Command(BaseCommand):
             raise CommandError(f"No utility named {utility!r}.")
         if found_owner is None:
             raise CommandError(f"No organization named {owner!r}.")
-        try:
-            with open(csv_path, "rb") as stream:
-                counts = buildings_csv_import(
-                    utility=found_utility, owner=found_owner, stream=stream.read()
-                )
-        except OSError as exc:
-            raise CommandError(f"Cannot read {csv_path}: {exc}") from None
-        except CsvImportError as exc:
-            for error in exc.errors:
-                self.stderr.write(str(error))
-            raise CommandError(
-                f"{len(exc.errors)} error(s) in {csv_path}; nothing was saved."
-            ) from None
+        counts = import_file_for_command(
+            self,
+            csv_path,
+            lambda stream: buildings_csv_import(
+                utility=found_utility, owner=found_owner, stream=stream
+            ),
+        )
         self.stdout.write(self.style.SUCCESS(f"Imported {counts['buildings']} building(s)."))
