@@ -1,7 +1,9 @@
-from jobs.services import JobContext
+from forecasting.models import ForecastRun
+from jobs.services import JobContext, job_create
 from jobs.tasks import job_task
 
 from .models import DemandResponseEvent
+from .services.events import event_propose_from_grid
 from .services.planning import event_optimize
 from .services.verification import event_verify
 
@@ -25,3 +27,16 @@ def verify(context: JobContext) -> None:
     event = DemandResponseEvent.objects.select_related("utility").get(pk=context.params["event_id"])
     with context.commit() as result:
         result.update(event_verify(event=event))
+
+
+@job_task("optimization.propose_from_grid")
+def propose_from_grid(context: JobContext) -> None:
+    """A forecast found HIGH or CRITICAL hours: propose an event and queue its planning."""
+    run = ForecastRun.objects.select_related("utility").get(pk=context.params["run_id"])
+    with context.commit() as result:
+        event = event_propose_from_grid(run=run)
+        result["event_id"] = event.pk if event else None
+        if event is not None:
+            result["planning_job_id"] = job_create(
+                kind="optimization.optimize", params={"event_id": event.pk}
+            ).pk

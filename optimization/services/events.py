@@ -133,3 +133,53 @@ def event_cancel(*, event: DemandResponseEvent, user=None, reason: str = "") -> 
     if not reason.strip():
         raise EventError("Say why the event is cancelled.")
     return event_transition(event=event, to=EventStatus.CANCELLED, user=user, note=reason)
+
+
+MAX_PROPOSED_WINDOW_H = 4
+
+
+def event_propose_from_grid(*, run, user=None) -> DemandResponseEvent | None:
+    """Propose an event from a forecast run's grid status: the window is the HIGH or CRITICAL
+    hours around the forecast peak (at most MAX_PROPOSED_WINDOW_H), the target the kW that brings
+    the forecast under the HIGH threshold there. None when the grid stays NORMAL, or when an
+    open event already covers the peak."""
+    from forecasting.models import GridStatus, GridStatusHour
+
+    hours = list(GridStatusHour.objects.filter(run=run, feeder__isnull=True).order_by("starts_at"))
+    strained = [i for i, hour in enumerate(hours) if hour.level != GridStatus.NORMAL]
+    if not strained:
+        return None
+    peak = max(strained, key=lambda i: hours[i].forecast_kw)
+    first = last = peak
+    while last - first + 1 < MAX_PROPOSED_WINDOW_H:
+        left = (
+            hours[first - 1].kw_above_high
+            if first > 0 and hours[first - 1].level != GridStatus.NORMAL
+            else -1
+        )
+        right = (
+            hours[last + 1].kw_above_high
+            if last + 1 < len(hours) and hours[last + 1].level != GridStatus.NORMAL
+            else -1
+        )
+        if max(left, right) < 0:
+            break
+        if left >= right:
+            first -= 1
+        else:
+            last += 1
+    window = hours[first : last + 1]
+    starts_at, ends_at = window[0].starts_at, window[-1].starts_at + timedelta(hours=1)
+    clash = DemandResponseEvent.objects.filter(
+        utility=run.utility, status__in=OPEN, starts_at__lt=ends_at, ends_at__gt=starts_at
+    ).first()
+    if clash:
+        return None
+    critical = any(hour.level == GridStatus.CRITICAL for hour in window)
+    return event_propose(
+        utility=run.utility, starts_at=starts_at, ends_at=ends_at,
+        target_kw=round(max(hour.kw_above_high for hour in window), 3),
+        source=DemandResponseEvent.Source.GRID_STATUS,
+        strain=DemandResponseEvent.Strain.CRITICAL if critical else DemandResponseEvent.Strain.HIGH,
+        simulated=starts_at <= timezone.now(), user=user,
+    )  # fmt: skip

@@ -356,6 +356,9 @@ def test_run_sums_per_feeder_and_utility_and_grades_each_hour(utility, buildings
     aggregate_job = JobRun.objects.get(kind="forecasting.forecast_aggregate")
     assert aggregate_job.result["hours_high"] == levels.count("HIGH")
     assert aggregate_job.result["feeders"] == 2
+    # strain ahead: the DR side is asked to propose an event for this run
+    proposal = JobRun.objects.get(kind="optimization.propose_from_grid")
+    assert proposal.params == {"run_id": aggregate_job.params["run_id"]}
 
 
 def test_run_without_an_active_model_gives_everyone_the_baseline(utility, buildings):

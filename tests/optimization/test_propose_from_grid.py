@@ -1,0 +1,68 @@
+"""Grid status proposes events: the window around the forecast peak, the kW above HIGH."""
+
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from forecasting.models import ForecastRun, GridStatusHour
+from jobs.models import JobRun
+from jobs.services import job_execute
+from jobs.tasks import JOB_TASKS
+from optimization import tasks  # noqa: F401 -- registers the job kinds
+from optimization.models import DemandResponseEvent
+from optimization.services.events import event_propose_from_grid
+
+pytestmark = pytest.mark.django_db
+DAY = date(2026, 7, 15)
+
+
+def grid_run(utility, levels: dict[int, tuple[str, float]]) -> ForecastRun:
+    """A run whose utility hours are NORMAL except `levels`: hour -> (level, kW above HIGH)."""
+    run = ForecastRun.objects.create(
+        utility=utility, day=DAY, chunks_total=1, chunks_done=1, status="complete"
+    )
+    start = datetime(DAY.year, DAY.month, DAY.day, tzinfo=ZoneInfo("UTC"))
+    for hour in range(24):
+        level, above = levels.get(hour, ("NORMAL", 0.0))
+        GridStatusHour.objects.create(
+            run=run, starts_at=start + timedelta(hours=hour), forecast_kw=400 + above, p90_kw=450 + above,
+            capacity_kw=500, strain_pct=80 + above / 5, level=level, kw_above_high=above,
+            kw_above_critical=max(above - 35, 0.0),
+        )  # fmt: skip
+    return run
+
+
+def test_strain_proposes_an_event_over_the_strained_hours(grid):
+    run = grid_run(
+        grid["utility"],
+        {15: ("HIGH", 12.0), 16: ("CRITICAL", 40.0), 17: ("HIGH", 25.0), 20: ("HIGH", 5.0)},
+    )
+    event = event_propose_from_grid(run=run)
+    assert event.source == DemandResponseEvent.Source.GRID_STATUS
+    assert event.strain == DemandResponseEvent.Strain.CRITICAL
+    assert (event.starts_at.hour, event.ends_at.hour) == (15, 18)
+    assert event.target_kw == pytest.approx(40.0)
+    assert event.simulated  # the day lies in the past of the test run
+    # a second look at the same run finds the event there already
+    assert event_propose_from_grid(run=run) is None
+
+
+def test_a_long_strained_spell_is_capped_at_four_hours_around_the_peak(grid):
+    run = grid_run(grid["utility"], {h: ("HIGH", 10.0 + (h == 14) * 20) for h in range(10, 20)})
+    event = event_propose_from_grid(run=run)
+    assert event.duration_h == 4
+    assert event.starts_at.hour <= 14 < event.ends_at.hour
+
+
+def test_a_normal_day_proposes_nothing(grid):
+    assert event_propose_from_grid(run=grid_run(grid["utility"], {})) is None
+
+
+def test_the_job_proposes_and_queues_the_planning(grid):
+    run = grid_run(grid["utility"], {16: ("HIGH", 20.0)})
+    job = JobRun.objects.create(kind="optimization.propose_from_grid", params={"run_id": run.pk})
+    done = job_execute(job_id=job.pk, work=JOB_TASKS["optimization.propose_from_grid"])
+    assert done.status == "succeeded", done.error
+    event = DemandResponseEvent.objects.get(pk=done.result["event_id"])
+    assert JobRun.objects.get(pk=done.result["planning_job_id"]).params == {"event_id": event.pk}
