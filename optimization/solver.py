@@ -256,6 +256,89 @@ def _drop_redundant(
     return level
 
 
+def _priced_plan(problem: Problem, gain: np.ndarray, price: float) -> np.ndarray:
+    """Levels at a price `price` per unit of gain: each building takes its option of lowest
+    cost - price x gain; feeders short of their target then buy kW at the best marginal rate."""
+    n, k = gain.shape
+    reduced = np.where(problem.allowed, problem.cost - price * gain, np.inf)
+    best = reduced.argmin(axis=1)
+    level = np.where(reduced[np.arange(n), best] < 0, best + 1, 0)
+    targets = problem.feeder_target_kw
+    if not (targets > 0).any():
+        return level
+    mean_now = np.where(level > 0, problem.mean_kw[np.arange(n), np.maximum(level - 1, 0)], 0.0)
+    red_now = np.where(level > 0, reduced[np.arange(n), np.maximum(level - 1, 0)], 0.0)
+    feeder_mean = np.bincount(problem.feeder, weights=mean_now, minlength=targets.size)
+    short = feeder_mean < targets - 1e-9
+    if not short.any():
+        return level
+    members = np.flatnonzero(short[problem.feeder])
+    d_mean = problem.mean_kw[members] - mean_now[members, None]
+    d_red = reduced[members] - red_now[members, None]
+    ratio = np.where(
+        np.isfinite(d_red) & (d_mean > 1e-12), d_red / np.where(d_mean > 1e-12, d_mean, 1.0), np.inf
+    )
+    choice = ratio.argmin(axis=1)
+    rate = ratio[np.arange(members.size), choice]
+    ok = np.isfinite(rate)
+    members, choice, rate = members[ok], choice[ok], rate[ok]
+    gained = d_mean[ok][np.arange(members.size), choice]
+    feeder = problem.feeder[members]
+    order = np.lexsort((rate, feeder))
+    members, choice, gained, feeder = members[order], choice[order], gained[order], feeder[order]
+    cumulative = np.cumsum(gained)
+    starts = np.searchsorted(feeder, feeder, side="left")
+    before = np.where(starts > 0, cumulative[np.maximum(starts - 1, 0)], 0.0)
+    within = cumulative - before
+    deficit = (targets - feeder_mean)[feeder]
+    take = (within - gained) < deficit - 1e-9  # until the deficit is covered (last one included)
+    level[members[take]] = choice[take] + 1
+    return level
+
+
+def _cost(problem: Problem, level: np.ndarray) -> float:
+    rows = np.flatnonzero(level)
+    return float(problem.cost[rows, level[rows] - 1].sum())
+
+
+def _meets(problem: Problem, gain: np.ndarray, level: np.ndarray, need: float) -> bool:
+    rows = np.flatnonzero(level)
+    feeder_mean = np.bincount(
+        problem.feeder[rows], weights=problem.mean_kw[rows, level[rows] - 1],
+        minlength=problem.feeder_target_kw.size,
+    )  # fmt: skip
+    return bool(
+        gain[rows, level[rows] - 1].sum() >= need - 1e-9
+        and (feeder_mean >= problem.feeder_target_kw - 1e-6).all()
+    )
+
+
+def _price_search(
+    problem: Problem, gain: np.ndarray, need: float, rounds: int = 18
+) -> np.ndarray | None:
+    """The lowest price per unit of gain whose plan meets `need` (bisection)."""
+    usable = problem.allowed & (gain > 0)
+    if not usable.any():
+        return None
+    low, high = 0.0, float((problem.cost[usable] / gain[usable]).max()) * 1.01 + 1e-9
+
+    def total(level):
+        rows = np.flatnonzero(level)
+        return float(gain[rows, level[rows] - 1].sum())
+
+    best = _priced_plan(problem, gain, high)
+    if total(best) < need - 1e-9:
+        return None
+    for _ in range(rounds):
+        middle = (low + high) / 2
+        plan = _priced_plan(problem, gain, middle)
+        if total(plan) >= need - 1e-9:
+            high, best = middle, plan
+        else:
+            low = middle
+    return best
+
+
 def solve_fast(problem: Problem, *, max_iterations: int = 20) -> Plan:
     """The structured solver: linearise the chance constraint, solve the knapsack greedily,
     repeat until the portfolio's variance settles."""
@@ -281,6 +364,15 @@ def solve_fast(problem: Problem, *, max_iterations: int = 20) -> Plan:
             break
         variance = max(new_variance, 1e-6)
     level = _drop_redundant(problem, gain, level, need)
+    if (problem.feeder_target_kw > 0).any():
+        # Feeder targets make the greedy's two passes disagree; a priced plan weighs both at once.
+        priced = _price_search(problem, gain, need)
+        if priced is not None:
+            priced = _drop_redundant(problem, gain, priced, need)
+            if _meets(problem, gain, priced, need) and _cost(problem, priced) < _cost(
+                problem, level
+            ):
+                level = priced
     if (problem.feeder_target_kw > 0).any():
         # Without the feeder targets the greedy's LP cost is a true lower bound of the knapsack.
         relaxed = replace(problem, feeder_target_kw=np.zeros_like(problem.feeder_target_kw))
