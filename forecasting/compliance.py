@@ -135,14 +135,25 @@ def fit(events: Events, *, l2: float = 1.0) -> ComplianceModel:
     return ComplianceModel(coef=result.x, mean=mean, scale=scale, type_prior=priors)
 
 
+def priors_only(events: Events) -> ComplianceModel:
+    """The type priors fitted to outcomes and nothing else: each building's own record shrunk
+    towards its type's rate."""
+    return ComplianceModel(
+        coef=np.empty(0), mean=np.empty(0), scale=np.empty(0), type_prior=type_priors(events)
+    )
+
+
 def predict(model: ComplianceModel | None, events: Events) -> np.ndarray:
-    """P(complies) per row; without a model, each building type's prior."""
-    if model is None:
-        a, b = PRIOR_A, PRIOR_B
-        rate = (events.past_complied + a) / (events.past_asked + a + b)
-        return rate.astype(float)
+    """P(complies) per row. Without a model: the weak default prior and the building's own
+    record; with a priors-only model: its type's prior and the record."""
+    if model is None or model.coef.size == 0:
+        priors = model.type_prior if model is not None else {}
+        a = np.array([priors.get(t, (PRIOR_A, PRIOR_B))[0] for t in events.building_type])
+        b = np.array([priors.get(t, (PRIOR_A, PRIOR_B))[1] for t in events.building_type])
+        return ((events.past_complied + a) / (events.past_asked + a + b)).astype(float)
     x = features(events, model.type_prior)
-    z = np.column_stack([np.ones(len(x)), (x - model.mean) / model.scale])
+    # Beyond three spreads of what it learnt from, a feature counts as three: no wild extrapolation.
+    z = np.column_stack([np.ones(len(x)), np.clip((x - model.mean) / model.scale, -3, 3)])
     return special.expit(z @ model.coef)
 
 
@@ -183,3 +194,42 @@ def calibration_table(y: np.ndarray, p: np.ndarray, bins: int = 10) -> list[dict
                 }
             )
     return table
+
+
+def take(events: Events, index: np.ndarray) -> Events:
+    return Events(
+        **{
+            name: None if getattr(events, name) is None else getattr(events, name)[index]
+            for name in events.__dataclass_fields__
+        }
+    )
+
+
+def fit_if_better(events: Events, *, held_out_share: float = 0.25) -> tuple[ComplianceModel, dict]:
+    """Fit on the earlier outcomes, score on the latest `held_out_share` against the type priors
+    alone, and keep the regression only if it predicts better (lower Brier); otherwise the
+    priors-only model. Either is refitted on everything. Noisy verification (single homes
+    against a meter baseline) can leave a regression worse than the priors."""
+    n = len(events.building_type)
+    cut = int(n * (1 - held_out_share))
+    train, test = take(events, np.arange(cut)), take(events, np.arange(cut, n))
+    metrics: dict = {"outcomes": n, "held_out": n - cut}
+    try:
+        scored = fit(train)
+    except ValueError as exc:
+        return priors_only(events), {**metrics, "kept": "priors", "reason": str(exc)}
+    predicted, prior = predict(scored, test), predict(priors_only(train), test)
+    metrics.update(
+        brier=round(brier(test.complied, predicted), 4),
+        prior_brier=round(brier(test.complied, prior), 4),
+    )
+    if len(np.unique(test.complied)) == 2:
+        metrics.update(
+            auc=round(auc(test.complied, predicted), 4),
+            prior_auc=round(auc(test.complied, prior), 4),
+        )
+    metrics["calibration"] = calibration_table(test.complied, predicted)
+    if metrics["brier"] >= metrics["prior_brier"]:
+        reason = "the regression predicted no better than the priors"
+        return priors_only(events), {**metrics, "kept": "priors", "reason": reason}
+    return fit(events), {**metrics, "kept": "model"}

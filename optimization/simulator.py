@@ -319,4 +319,4 @@ class Season:
         )
         if len(np.unique(rows.complied)) < 2:
             return None
-        return compliance.fit(rows)
+        return compliance.fit_if_better(rows)[0]

@@ -17,42 +17,18 @@ HELD_OUT_SHARE = 0.25
 MIN_OUTCOMES = 30
 
 
-def _take(events: compliance.Events, index: np.ndarray) -> compliance.Events:
-    return compliance.Events(
-        **{
-            name: None if getattr(events, name) is None else getattr(events, name)[index]
-            for name in events.__dataclass_fields__
-        }
-    )
-
-
 def compliance_model_train(
     *, utility: Utility, events: compliance.Events
 ) -> ComplianceModelVersion:
     """Score on the latest HELD_OUT_SHARE of the outcomes (time-ordered) with a model fitted on
-    the rest, then fit on all of them and make that the utility's active compliance model."""
+    the rest; the regression serves only if it beats the type priors there, else the priors
+    do (metrics["kept"] says which). The new version becomes the utility's active one."""
     n = len(events.building_type)
     if events.complied is None or n < MIN_OUTCOMES:
         raise ForecastError(
             f"Compliance training needs at least {MIN_OUTCOMES} verified outcomes; there are {n}."
         )
-    cut = int(n * (1 - HELD_OUT_SHARE))
-    train, test = _take(events, np.arange(cut)), _take(events, np.arange(cut, n))
-    metrics: dict = {"outcomes": n, "held_out": n - cut}
-    try:
-        scored = compliance.fit(train)
-        predicted = compliance.predict(scored, test)
-        metrics.update(
-            auc=round(compliance.auc(test.complied, predicted), 4),
-            brier=round(compliance.brier(test.complied, predicted), 4),
-            calibration=compliance.calibration_table(test.complied, predicted),
-        )
-    except ValueError as exc:  # one kind of outcome only in a part: no score, say why
-        metrics["not_scored"] = str(exc)
-    try:
-        model = compliance.fit(events)
-    except ValueError as exc:
-        raise ForecastError(str(exc)) from None
+    model, metrics = compliance.fit_if_better(events, held_out_share=HELD_OUT_SHARE)
     with transaction.atomic():
         Utility.objects.select_for_update().filter(pk=utility.pk).first()
         latest = ComplianceModelVersion.objects.filter(utility=utility).aggregate(v=Max("version"))[

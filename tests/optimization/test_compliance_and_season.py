@@ -112,3 +112,33 @@ def test_the_first_plan_does_not_depend_on_the_hidden_behaviour():
     other.reliability = np.clip(other.reliability[::-1] * 0.5, 0.01, 0.99)
     second = other.run("compliance")
     np.testing.assert_allclose(first.predictions[0], second.predictions[0])
+
+
+def test_a_regression_that_cannot_beat_the_priors_is_not_served():
+    # given: behaviour that flips between the learning and the held-out outcomes
+    rows = events(4000, 7)
+    shallow = rows.depth_pct < 20
+    rows.complied = np.where(np.arange(4000) < 3000, shallow, ~shallow)
+    # when
+    model, metrics = compliance.fit_if_better(rows)
+    # then: the priors serve, and the scores say why
+    assert metrics["kept"] == "priors"
+    assert model.coef.size == 0
+    assert metrics["brier"] >= metrics["prior_brier"]
+
+
+def test_a_regression_that_beats_the_priors_is_served():
+    model, metrics = compliance.fit_if_better(events(4000, 9))
+    assert metrics["kept"] == "model"
+    assert model.coef.size > 0
+    assert metrics["brier"] < metrics["prior_brier"]
+    assert metrics["auc"] > metrics["prior_auc"]
+
+
+def test_features_far_outside_the_training_range_do_not_saturate_predictions():
+    model = compliance.fit(events(2000, 10))
+    far = events(5, 11, with_outcome=False)
+    far.temperature_c[:] = 80.0  # far hotter than anything it learnt from
+    far.duration_h[:] = 8.0
+    p = compliance.predict(model, far)
+    assert ((p > 0.001) & (p < 0.999)).all()
