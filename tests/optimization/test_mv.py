@@ -55,3 +55,16 @@ def test_verify_measures_delivered_kw_and_compliance():
     assert not mv.verify(
         baseline=np.array([10.0]), actual=np.array([8.0]), requested_kw=3.0
     ).complied
+
+
+def test_the_weather_matched_baseline_uses_the_days_of_closest_temperature():
+    # given: twelve days whose load tracks their temperature; the event day is hot
+    temperature = np.array([20, 21, 22, 35, 23, 24, 36, 25, 26, 37, 27, 28], dtype=float)
+    history = np.repeat(temperature[:, None] / 10.0, 24, axis=1)
+    # when: the three days closest to 36 degC are asked for
+    baseline = mv.x_of_y_baseline(
+        history, np.ones(12, bool), np.full(24, 3.6), 16, 18, x=3, y=3,
+        day_temperature=temperature, event_temperature=36.0,
+    )  # fmt: skip
+    # then: days at 35, 36 and 37 degC (mean 3.6 kW); the plain last-3 would give 2.73
+    np.testing.assert_allclose(baseline, [3.6, 3.6])
