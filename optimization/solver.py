@@ -388,6 +388,15 @@ def solve_fast(problem: Problem, *, max_iterations: int = 20) -> Plan:
             problem, gain, problem.target_kw + z * plan.std_kw / 2 + shortfall * 1.05
         )
         plan = _summary(problem, level, bound, started, iterations + tries, "fast")
+    if not plan.feasible:
+        # Out of reach: the best plan is the one most likely to get there, and below the target
+        # every expected kW helps more than its spread hurts, so everyone goes as deep as allowed.
+        usable = problem.allowed & (problem.mean_kw > 0)
+        deepest = np.where(usable, problem.mean_kw, -np.inf).argmax(axis=1)
+        widest = np.where(usable.any(axis=1), deepest + 1, 0)
+        alternative = _summary(problem, widest, bound, started, iterations + tries, "fast")
+        if alternative.p_target_met > plan.p_target_met:
+            plan = alternative
     return plan
 
 
