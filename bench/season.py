@@ -29,7 +29,7 @@ from optimization.simulator import RELIABILITY, Season  # noqa: E402
 
 SEASON_FIRST_DAY = 242  # the last 122 days of the CityLearn year: April to July 2017
 FEEDERS = 20
-WORST_DAY_CUT = 0.08
+WORST_DAY_CUT = 0.06
 
 
 def build_season(buildings: int, seed: int = 3) -> tuple[Season, dict]:

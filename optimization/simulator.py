@@ -29,7 +29,7 @@ from . import mv
 from .portfolio import DEPTH_LEVELS_PCT, Candidates, build_problem
 from .solver import solve_fast
 
-FLEXIBLE_SHARE = 0.6
+FLEXIBLE_SHARE = 0.75
 FORECAST_DAY_SD = 0.03
 FORECAST_HOUR_SD = 0.25
 
@@ -225,23 +225,28 @@ class Season:
             delivered = requested * rng.uniform(low, high)
             delivered = np.minimum(delivered, actual[asked, day, start:end].min(axis=1))
             actual[asked, day, start:end] -= delivered[:, None]
-            # Verification: the weather-matched 10-of-10 baseline against the metered load.
+            # Verification, both ways the program has: the event's reduction against the forecast
+            # counterfactual (unbiased over many buildings; on heat-wave days the meter baselines
+            # sit far below what buildings would have drawn), and each building's compliance
+            # against its weather-matched 10-of-10 baseline (noisy and low on hot days, but it
+            # ranks buildings by what they did, which is what the predictor needs).
             verified = np.zeros(asked.size, dtype=bool)
             verified_kw = 0.0
             same_kind = self.weekend[:day] == self.weekend[day]
             for position, building in enumerate(asked):
-                eligible = same_kind & ~was_asked[building, :day]
-                baseline = mv.x_of_y_baseline(
-                    actual[building, :day], eligible, actual[building, day], start, end,
-                    day_temperature=daily_max_temp[:day], event_temperature=daily_max_temp[day],
-                )  # fmt: skip
-                check = mv.verify(
-                    baseline=baseline,
-                    actual=actual[building, day, start:end],
+                window = actual[building, day, start:end]
+                verified_kw += mv.verify(
+                    baseline=forecast[building, start:end],
+                    actual=window,
                     requested_kw=requested[position],
-                )
-                verified[position] = check.complied
-                verified_kw += check.delivered_kw
+                ).delivered_kw
+                baseline = mv.x_of_y_baseline(
+                    actual[building, :day], same_kind & ~was_asked[building, :day], actual[building, day],
+                    start, end, day_temperature=daily_max_temp[:day], event_temperature=daily_max_temp[day],
+                )  # fmt: skip
+                verified[position] = mv.verify(
+                    baseline=baseline, actual=window, requested_kw=requested[position]
+                ).complied
             history["rows"].append(self._rows(rows, asked, level, depths))
             history["outcome"].append(verified)
             result.predictions.append(believed[asked, level[asked] - 1])
