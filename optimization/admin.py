@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 
 from jobs.services import job_create
 
-from .models import DemandResponseEvent, EventTransition, OptimizationRun, Recommendation
+from .models import DemandResponseEvent, EventTransition, OptimizationRun, Recommendation, SeasonRun
 from .services.events import (
     EventError,
     event_activate,
@@ -160,3 +160,47 @@ class RecommendationAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+@admin.register(SeasonRun)
+class SeasonRunAdmin(admin.ModelAdmin):
+    """Simulated seasons: synthetic utilities, simulated behaviour; labelled so."""
+
+    list_display = (
+        "created_at",
+        "label",
+        "buildings",
+        "days",
+        "peak_cut",
+        "targets_met",
+        "cost",
+        "auc",
+    )
+    readonly_fields = [field.name for field in SeasonRun._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return obj is not None and request.user.is_staff
+
+    @admin.display(description="data")
+    def label(self, run):
+        return "SIMULATED (synthetic utility)"
+
+    @admin.display(description="peak cut %")
+    def peak_cut(self, run):
+        return run.figures.get("peak_reduction_pct")
+
+    @admin.display(description="targets met (verified)")
+    def targets_met(self, run):
+        return run.figures.get("target_met_share")
+
+    @admin.display(description="cost $ (ours / blind / largest-first)")
+    def cost(self, run):
+        f = run.figures
+        return f"{f.get('cost'):,.0f} / {f.get('cost_compliance_blind'):,.0f} / {f.get('cost_largest_first'):,.0f}"
+
+    @admin.display(description="compliance AUC")
+    def auc(self, run):
+        return run.figures.get("compliance_auc")

@@ -201,3 +201,31 @@ class OptimizationRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.solver} solve of event #{self.event_id}"
+
+
+class SeasonRun(models.Model):
+    """A simulated DR season on a synthetic utility (real load shapes, simulated behaviour).
+    Everything in it is synthetic, and every page that shows it says so."""
+
+    buildings = models.PositiveIntegerField()
+    seed = models.PositiveIntegerField(default=3)
+    first_day = models.DateField()
+    days = models.PositiveIntegerField()
+    capacity_kw = models.FloatField()
+    figures = models.JSONField(help_text="The compliance-aware plan against the two baselines.")
+    strategies = models.JSONField(help_text="Per strategy: events, targets met, peak cut, cost.")
+    job = models.ForeignKey(
+        "jobs.JobRun", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(buildings__gte=10), name="seasonrun_buildings")
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"Simulated season, {self.buildings} synthetic buildings ({self.created_at:%Y-%m-%d})"
+        )

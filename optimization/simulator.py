@@ -19,6 +19,7 @@ Everything here is synthetic and labelled so by the callers.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import numpy as np
 from scipy import special
@@ -340,3 +341,68 @@ class Season:
         if len(np.unique(rows.complied)) < 2:
             return None
         return compliance.fit_if_better(rows)[0]
+
+
+SEASON_FIRST_DAY = 242  # the last 122 days of the CityLearn year: April to July 2017
+SEASON_FEEDERS = 20
+WORST_DAY_CUT = 0.06
+STRATEGIES = ("compliance", "blind", "largest")
+
+
+def citylearn_season(data, *, buildings: int, seed: int = 3) -> tuple[Season, dict]:
+    """A synthetic utility of `buildings` built from the CityLearn homes' real load shapes
+    (forecasting.synthetic), over the last 122 days of their year, with its capacity set so
+    that the HIGH threshold (90 %) sits WORST_DAY_CUT below the season's highest peak."""
+    from forecasting import citylearn
+    from forecasting.synthetic import synthetic_loads, synthetic_spec
+
+    spec = synthetic_spec(buildings, profiles=citylearn.HOMES, seed=seed)
+    types = np.array([t if t in RELIABILITY else "office" for t in spec.building_type])
+    warmup = SeasonConfig().warmup_days
+    first_hour = 1 + 24 * (SEASON_FIRST_DAY - warmup)
+    days = 122 + warmup - 1
+    parts = synthetic_loads(
+        data.load_kwh, spec, first_hour=first_hour, hours=days * 24, seed=seed, blend_large=True
+    )
+    loads = (
+        np.concatenate([part for _, part in parts]).reshape(buildings, days, 24).astype(np.float64)
+    )
+    temperature = data.temperature_c[first_hour : first_hour + days * 24].reshape(days, 24)
+    first = citylearn.START.date() + timedelta(days=1 + SEASON_FIRST_DAY - warmup)
+    weekend = np.array([(first + timedelta(days=d)).weekday() >= 5 for d in range(days)])
+    capacity = float(loads.sum(axis=0).max(axis=1)[warmup:].max()) / (1 + WORST_DAY_CUT) / 0.90
+    rng = np.random.default_rng(seed)
+    season = Season(
+        loads, temperature, types, rng.integers(0, SEASON_FEEDERS, size=buildings),
+        capacity_kw=capacity, weekend=weekend, seed=seed,
+    )  # fmt: skip
+    return season, {
+        "capacity_kw": capacity,
+        "days": days - warmup,
+        "first_day": str(first + timedelta(days=warmup)),
+    }
+
+
+def season_figures(results: dict[str, SeasonResult]) -> dict:
+    """The season's headline figures (bench/season.py's JSON), ours against the baselines."""
+    ours = results["compliance"]
+    trained = np.concatenate(
+        [np.full(len(o), flag) for flag, o in zip(ours.predictor_trained, ours.outcomes, strict=True)]
+    ) if ours.outcomes else np.zeros(0, bool)  # fmt: skip
+    predicted = np.concatenate(ours.predictions)[trained] if ours.outcomes else np.zeros(0)
+    observed = np.concatenate(ours.outcomes)[trained] if ours.outcomes else np.zeros(0, bool)
+    scored = predicted.size and len(np.unique(observed)) == 2
+    return {
+        "events": ours.events,
+        "peak_reduction_pct": round(ours.peak_reduction_pct, 2),
+        "target_met_share": round(ours.target_met_share, 3),
+        "true_target_met_share": round(ours.true_met_share, 3),
+        "cost": round(ours.cost_usd, 2),
+        "cost_largest_first": round(results["largest"].cost_usd, 2),
+        "cost_compliance_blind": round(results["blind"].cost_usd, 2),
+        "compliance_auc": round(compliance.auc(observed, predicted), 3) if scored else None,
+        "compliance_brier": round(compliance.brier(observed, predicted), 3)
+        if predicted.size
+        else None,
+        "calibration": compliance.calibration_table(observed, predicted) if predicted.size else [],
+    }

@@ -1,10 +1,12 @@
 from forecasting.models import ForecastRun
+from jobs.models import JobRun
 from jobs.services import JobContext, job_create
 from jobs.tasks import job_task
 
 from .models import DemandResponseEvent
 from .services.events import event_propose_from_grid
 from .services.planning import event_optimize
+from .services.season import season_simulate
 from .services.verification import event_verify
 
 
@@ -40,3 +42,18 @@ def propose_from_grid(context: JobContext) -> None:
             result["planning_job_id"] = job_create(
                 kind="optimization.optimize", params={"event_id": event.pk}
             ).pk
+
+
+@job_task("optimization.simulate_season")
+def simulate_season(context: JobContext) -> None:
+    """A simulated season on a synthetic utility (labelled synthetic), three strategies."""
+    with context.commit() as result:
+        run = season_simulate(
+            buildings=int(context.params.get("buildings", 1000)),
+            seed=int(context.params.get("seed", 3)),
+            job=JobRun.objects.get(pk=context.job_id),
+            progress=lambda pct, note: context.counts.update(stage=note),
+        )
+        result.update(
+            season_run_id=run.pk, **{k: v for k, v in run.figures.items() if k != "calibration"}
+        )

@@ -19,7 +19,7 @@ from forecasting.models import (
 )
 from forecasting.services.readings import meter_days_upsert, series_days_upsert
 from jobs.models import JobRun
-from optimization.models import DemandResponseEvent, Recommendation
+from optimization.models import DemandResponseEvent, Recommendation, SeasonRun
 from projects.models import QARun
 from projects.services.demo import demo_program_create
 from projects.services.records import kpi_measure
@@ -87,6 +87,12 @@ def filled(staff_user):
     )  # fmt: skip
     ForecastRun.objects.create(utility=utility, day=date(2026, 7, 3), model=model, chunks_total=1)
     ComplianceModelVersion.objects.create(utility=utility, version=1, outcomes=40, weights=b"w")
+    SeasonRun.objects.create(
+        buildings=100, first_day=date(2017, 3, 31), days=121, capacity_kw=900.0,
+        figures={"peak_reduction_pct": 6.0, "target_met_share": 0.9, "cost": 10.0,
+                 "cost_compliance_blind": 12.0, "cost_largest_first": 13.0, "compliance_auc": 0.7},
+        strategies={},
+    )  # fmt: skip
     return program
 
 

@@ -1,0 +1,31 @@
+"""The season simulator as a job: a synthetic utility, three strategies, figures kept."""
+
+import pytest
+
+from jobs.models import JobRun
+from jobs.services import job_execute
+from jobs.tasks import JOB_TASKS
+from optimization import tasks  # noqa: F401 -- registers the job kinds
+from optimization.models import SeasonRun
+from optimization.services.season import season_simulate
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_job_simulates_a_season_and_keeps_its_figures():
+    job = JobRun.objects.create(kind="optimization.simulate_season", params={"buildings": 60})
+    done = job_execute(job_id=job.pk, work=JOB_TASKS["optimization.simulate_season"])
+    assert done.status == "succeeded", done.error
+    run = SeasonRun.objects.get(pk=done.result["season_run_id"])
+    assert run.buildings == 60
+    assert run.job_id == job.pk
+    assert set(run.strategies) == {"compliance", "blind", "largest"}
+    assert run.figures["events"] == run.strategies["compliance"]["events"]
+    assert run.figures["peak_reduction_pct"] >= 0
+    assert done.result["cost"] == run.figures["cost"]
+
+
+def test_a_season_needs_a_sensible_size():
+    with pytest.raises(ValueError, match="between 10 and 20,000 buildings"):
+        season_simulate(buildings=5)
+    assert not SeasonRun.objects.exists()
