@@ -12,6 +12,17 @@ from .services.events import (
 )
 
 
+class ServiceWrittenAdmin(admin.ModelAdmin):
+    """Rows that services write (events, recommendations): the back office reads them and acts
+    through the actions, never by editing fields."""
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+
 class OptimizationRunInline(admin.TabularInline):
     model = OptimizationRun
     extra = 0
@@ -60,7 +71,7 @@ class RecommendationInline(admin.TabularInline):
 
 
 @admin.register(DemandResponseEvent)
-class DemandResponseEventAdmin(admin.ModelAdmin):
+class DemandResponseEventAdmin(ServiceWrittenAdmin):
     """Events move through their life cycle by services (portal, API, jobs); the admin reads
     them with their audit history."""
 
@@ -129,15 +140,9 @@ class DemandResponseEventAdmin(admin.ModelAdmin):
 
         self._each(request, queryset, cancel_from_back_office, "cancelled")
 
-    def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in DemandResponseEvent._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
 
 @admin.register(Recommendation)
-class RecommendationAdmin(admin.ModelAdmin):
+class RecommendationAdmin(ServiceWrittenAdmin):
     list_display = (
         "event",
         "building",
@@ -154,12 +159,6 @@ class RecommendationAdmin(admin.ModelAdmin):
     list_filter = ("status", "complied", "event__utility")
     search_fields = ("building__code", "building__name")
     list_select_related = ("event", "event__utility", "building")
-
-    def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in Recommendation._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
 
 
 @admin.register(SeasonRun)
