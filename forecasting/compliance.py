@@ -5,6 +5,13 @@ A logistic regression with an L2 penalty over standardised features, learnt from
 outcomes only. A building's own record enters as its past compliance rate shrunk towards its
 building type's rate (a Beta prior per type, fitted to the outcomes seen), so a building with no
 history starts from its type. Metrics: AUC, Brier score and a calibration table.
+
+Verified outcomes are noisy: a single building's delivered kW is measured against a baseline
+whose error is often as large as the ask. Where the verification knows its own noise, each
+outcome carries it as two rates, q1 = P(verified as complied | complied) and q0 = P(verified as
+complied | did not), and the regression learns the probability of complying itself through
+P(verified) = q0 + (q1 - q0) p (the known-noise-rate correction of Natarajan et al., NeurIPS
+2013). Without them, verified outcomes are taken as the truth.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ BUILDING_TYPES = (
 )
 NUMERIC = (
     "log_curtailable_kw",
-    "past_rate",
+    "past_record",
     "events_30d",
     "notice_h",
     "temperature_c",
@@ -57,6 +64,61 @@ class Events:
     depth_pct: np.ndarray
     incentive_usd_per_kwh: np.ndarray
     complied: np.ndarray | None = None  # bool outcome, for training
+    # The verified share of the ask the building delivered in its past events, shrunk towards
+    # the population's (see shrunk_share); where None, its past compliance rate stands in.
+    past_share: np.ndarray | None = None
+    label_q0: np.ndarray | None = None  # P(verified as complied | did not comply)
+    label_q1: np.ndarray | None = None  # P(verified as complied | complied)
+    delivered_share: np.ndarray | None = None  # verified kW / requested kW
+    delivered_share_sd: np.ndarray | None = None  # the measurement error of that share
+
+
+OUTCOME_FIELDS = ("complied", "label_q0", "label_q1", "delivered_share", "delivered_share_sd")
+# The columns that describe an ask (what the model reads), as opposed to its outcome.
+FEATURE_FIELDS = tuple(name for name in Events.__dataclass_fields__ if name not in OUTCOME_FIELDS)
+# The spread of what buildings deliver around their expectation (a share of the ask), besides
+# the measurement's own error: it keeps the noisiest measurements from counting for nothing
+# and the cleanest from counting for everything.
+RESPONSE_SPREAD = 0.4
+
+
+def label_noise(
+    requested_kw: np.ndarray,
+    noise_sd_kw: np.ndarray,
+    *,
+    comply_share: float,
+    delivery_share: float = 0.9,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(q0, q1) of a verification whose baseline has an error of noise_sd_kw (normal): a
+    building that complies delivers about delivery_share of the ask, one that does not delivers
+    nothing, and either is verified as complied when the measured kW reaches comply_share."""
+    scale = np.maximum(np.asarray(noise_sd_kw, float), 1e-9)
+    requested = np.asarray(requested_kw, float)
+    q1 = special.ndtr((delivery_share - comply_share) * requested / scale)
+    q0 = special.ndtr(-comply_share * requested / scale)
+    return q0, q1
+
+
+def _noisy(events: Events) -> bool:
+    return events.label_q0 is not None and events.label_q1 is not None
+
+
+def verified_probability(events: Events, p: np.ndarray) -> np.ndarray:
+    """P(verified as complied) from P(complies), through the outcomes' known noise."""
+    if not _noisy(events):
+        return p
+    return events.label_q0 + (events.label_q1 - events.label_q0) * p
+
+
+def corrected_rate(events: Events) -> float:
+    """The share that complied, corrected for the verification's noise (method of moments)."""
+    y = events.complied.astype(float)
+    if not _noisy(events):
+        return float(y.mean())
+    spread = float(np.mean(events.label_q1 - events.label_q0))
+    if spread <= 1e-6:
+        return float(y.mean())
+    return float((y.mean() - np.mean(events.label_q0)) / spread)
 
 
 @dataclass
@@ -66,12 +128,20 @@ class ComplianceModel:
     scale: np.ndarray
     type_prior: dict[str, tuple[float, float]]  # type -> (a, b)
     metrics: dict = field(default_factory=dict)
+    # The response model (see fit_response): (coef, mean, scale); None until verified kW.
+    response: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def to_bytes(self) -> bytes:
         buffer = io.BytesIO()
         np.savez(
             buffer, coef=self.coef, mean=self.mean, scale=self.scale,
             types=np.array(list(self.type_prior)), prior=np.array(list(self.type_prior.values())),
+            **{
+                f"response_{part}": values
+                for part, values in zip(
+                    ("coef", "mean", "scale"), self.response or (np.empty(0),) * 3, strict=True
+                )
+            },
         )  # fmt: skip
         return buffer.getvalue()
 
@@ -82,7 +152,86 @@ class ComplianceModel:
             str(t): (float(a), float(b))
             for t, (a, b) in zip(saved["types"], saved["prior"], strict=True)
         }
-        return cls(saved["coef"], saved["mean"], saved["scale"], prior, metrics or {})
+        response = tuple(
+            saved[f"response_{part}"] if f"response_{part}" in saved else np.empty(0)
+            for part in ("coef", "mean", "scale")
+        )
+        return cls(
+            saved["coef"], saved["mean"], saved["scale"], prior, metrics or {},
+            response if response[0].size else None,
+        )  # fmt: skip
+
+
+# What the response model reads besides P(complies): the columns of features() that differ
+# between the asks of one event and that bear on kW directly: the building's verified record,
+# its recent events and the depth asked.
+RESPONSE_COLUMNS = (
+    NUMERIC.index("past_record"),
+    NUMERIC.index("events_30d"),
+    NUMERIC.index("depth_pct"),
+)
+
+
+def _response_design(model: ComplianceModel, events: Events, p: np.ndarray) -> np.ndarray:
+    x = features(events, model.type_prior)
+    return np.column_stack([p, x[:, RESPONSE_COLUMNS], x[:, len(NUMERIC) :]])
+
+
+def fit_response(
+    model: ComplianceModel, events: Events, *, l2: float = 1.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """What asks deliver: a ridge regression of each ask's verified share of the kW asked
+    (noisy but unbiased, weighted by its precision) on the model's P(complies), the building's
+    verified record, its recent events and the depth. The classifier ranks who complies from
+    noisy yes/no outcomes; this puts the plan on the scale of kW actually delivered. Returns
+    (coef, mean, scale) over standardised inputs; None without verified kW."""
+    if events.delivered_share is None or len(events.delivered_share) < 2:
+        return None
+    x = _response_design(model, events, predict(model, events))
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    scale[scale == 0] = 1.0
+    z = np.column_stack([np.ones(len(x)), (x - mean) / scale])
+    sd = events.delivered_share_sd if events.delivered_share_sd is not None else 0.0
+    weight = share_weight(sd) * np.ones(len(x))
+    penalty = l2 * np.diag(np.r_[0.0, np.ones(z.shape[1] - 1)])
+    coef = np.linalg.solve(
+        z.T @ (weight[:, None] * z) + penalty, z.T @ (weight * events.delivered_share)
+    )
+    return coef, mean, scale
+
+
+def expected_share(
+    model: ComplianceModel | None, events: Events, p: np.ndarray, default: float
+) -> np.ndarray:
+    """The share of its ask each ask is expected to deliver: the model's response model where
+    it has one (inputs held within three spreads of what it learnt from), else
+    `default` x P(complies)."""
+    if model is None or model.response is None:
+        return default * np.asarray(p, float)
+    coef, mean, scale = model.response
+    x = _response_design(model, events, np.asarray(p, float))
+    z = np.column_stack([np.ones(len(x)), np.clip((x - mean) / scale, -3, 3)])
+    return np.clip(z @ coef, 0.0, 1.2)
+
+
+def share_weight(share_sd: np.ndarray) -> np.ndarray:
+    """How much one verified share counts: its precision, its own error and RESPONSE_SPREAD."""
+    return 1.0 / (np.asarray(share_sd, float) ** 2 + RESPONSE_SPREAD**2)
+
+
+def shrunk_share(weighted_sum, weight_sum, population_share: float) -> np.ndarray:
+    """A building's verified share of the ask, precision-weighted over its past events and
+    shrunk towards the population's with the weight of two exact measurements: a building seen
+    in one noisy event stays near everyone's figure, one seen often speaks for itself."""
+    prior = 2.0 / RESPONSE_SPREAD**2
+    return (np.asarray(weighted_sum) + prior * population_share) / (np.asarray(weight_sum) + prior)
+
+
+def mean_share(events: Events) -> float:
+    """The verified share of the ask delivered, over all asks (weighted by precision)."""
+    sd = events.delivered_share_sd if events.delivered_share_sd is not None else 0.0
+    weight = share_weight(sd) * np.ones(len(events.delivered_share))
+    return float(np.average(events.delivered_share, weights=weight))
 
 
 def type_priors(events: Events) -> dict[str, tuple[float, float]]:
@@ -91,7 +240,7 @@ def type_priors(events: Events) -> dict[str, tuple[float, float]]:
     for kind in BUILDING_TYPES:
         mask = events.building_type == kind
         if events.complied is not None and mask.sum() >= 5:
-            rate = float(events.complied[mask].mean())
+            rate = corrected_rate(take(events, np.flatnonzero(mask)))
             rate = min(max(rate, 0.02), 0.98)
             priors[kind] = (PRIOR_WEIGHT * rate, PRIOR_WEIGHT * (1 - rate))
         else:
@@ -103,9 +252,10 @@ def features(events: Events, priors: dict[str, tuple[float, float]]) -> np.ndarr
     a = np.array([priors.get(t, (PRIOR_A, PRIOR_B))[0] for t in events.building_type])
     b = np.array([priors.get(t, (PRIOR_A, PRIOR_B))[1] for t in events.building_type])
     past_rate = (events.past_complied + a) / (events.past_asked + a + b)
+    past_record = past_rate if events.past_share is None else events.past_share
     numeric = np.column_stack(
         [
-            np.log1p(events.curtailable_kw), past_rate, events.events_30d, events.notice_h,
+            np.log1p(events.curtailable_kw), past_record, events.events_30d, events.notice_h,
             events.temperature_c, events.start_hour, events.duration_h, events.depth_pct,
             events.incentive_usd_per_kwh,
         ]
@@ -124,11 +274,23 @@ def fit(events: Events, *, l2: float = 1.0) -> ComplianceModel:
     scale[scale == 0] = 1.0
     z = np.column_stack([np.ones(len(x)), (x - mean) / scale])
     y = events.complied.astype(float)
+    noisy = _noisy(events)
+    q0 = events.label_q0 if noisy else None
+    spread = events.label_q1 - events.label_q0 if noisy else None
 
     def loss(w):
-        logits = z @ w
-        value = np.sum(np.logaddexp(0, logits) - y * logits) + 0.5 * l2 * np.sum(w[1:] ** 2)
-        grad = z.T @ (special.expit(logits) - y) + l2 * np.concatenate([[0.0], w[1:]])
+        if not noisy:
+            logits = z @ w
+            value = np.sum(np.logaddexp(0, logits) - y * logits) + 0.5 * l2 * np.sum(w[1:] ** 2)
+            grad = z.T @ (special.expit(logits) - y) + l2 * np.concatenate([[0.0], w[1:]])
+            return value, grad
+        p = special.expit(z @ w)
+        # P(verified as complied), kept off 0 and 1 so that the log stays finite.
+        seen = np.clip(q0 + spread * p, 1e-9, 1 - 1e-9)
+        penalty = 0.5 * l2 * np.sum(w[1:] ** 2)
+        value = -np.sum(y * np.log(seen) + (1 - y) * np.log1p(-seen)) + penalty
+        d_seen = (seen - y) / (seen * (1 - seen))  # d(-log likelihood) / d(seen)
+        grad = z.T @ (d_seen * spread * p * (1 - p)) + l2 * np.concatenate([[0.0], w[1:]])
         return value, grad
 
     result = optimize.minimize(loss, np.zeros(z.shape[1]), jac=True, method="L-BFGS-B")
@@ -217,8 +379,11 @@ def fit_if_better(events: Events, *, held_out_share: float = 0.25) -> tuple[Comp
     try:
         scored = fit(train)
     except ValueError as exc:
-        return priors_only(events), {**metrics, "kept": "priors", "reason": str(exc)}
-    predicted, prior = predict(scored, test), predict(priors_only(train), test)
+        model = _with_response(priors_only(events), events)
+        return model, {**metrics, "kept": "priors", "reason": str(exc)}
+    # Scored on what can be observed: the probability of being verified as complied.
+    predicted = verified_probability(test, predict(scored, test))
+    prior = verified_probability(test, predict(priors_only(train), test))
     metrics.update(
         brier=round(brier(test.complied, predicted), 4),
         prior_brier=round(brier(test.complied, prior), 4),
@@ -231,5 +396,12 @@ def fit_if_better(events: Events, *, held_out_share: float = 0.25) -> tuple[Comp
     metrics["calibration"] = calibration_table(test.complied, predicted)
     if metrics["brier"] >= metrics["prior_brier"]:
         reason = "the regression predicted no better than the priors"
-        return priors_only(events), {**metrics, "kept": "priors", "reason": reason}
-    return fit(events), {**metrics, "kept": "model"}
+        return _with_response(priors_only(events), events), {
+            **metrics, "kept": "priors", "reason": reason,
+        }  # fmt: skip
+    return _with_response(fit(events), events), {**metrics, "kept": "model"}
+
+
+def _with_response(model: ComplianceModel, events: Events) -> ComplianceModel:
+    model.response = fit_response(model, events)
+    return model

@@ -21,6 +21,9 @@ import numpy as np
 ADJUST_HOURS = 3
 ADJUST_GAP_H = 1
 ADJUST_CAP = 0.2
+# Hours before an event (ending ADJUST_GAP_H before it) that show the day's shared forecast error.
+COMPARISON_HOURS = 6
+COMPARISON_TRIM = 0.05
 COMPLY_SHARE = 0.8
 
 
@@ -69,6 +72,35 @@ def x_of_y_baseline(
             ratio = float(np.clip(actual / before, 1 - ADJUST_CAP, 1 + ADJUST_CAP))
             baseline = baseline * ratio
     return baseline
+
+
+def comparison_ratio(
+    forecast: np.ndarray, actual: np.ndarray, weight: np.ndarray | None = None
+) -> float:
+    """The day's shared forecast error as actual / forecast, from a comparison sample: rows are
+    buildings (not asked over the window, or any in the hours before the event), columns hours
+    (or one total per building).
+
+    Each building's forecast / actual is an unbiased reading of 1 + the shared error whatever
+    its own error, so their mean is too: weighted by `weight` (the building's precision, where
+    known), every building counting once so that a few very large ones cannot sway it, with
+    the outer COMPARISON_TRIM of readings on each side left out against meter faults. Capped
+    at +/- ADJUST_CAP like the X-of-Y day-of adjustment."""
+    forecast, actual = np.asarray(forecast, float), np.asarray(actual, float)
+    if forecast.ndim == 1:  # one total per building
+        forecast, actual = forecast[:, None], actual[:, None]
+    forecast_sum, actual_sum = forecast.sum(axis=1), actual.sum(axis=1)
+    usable = (forecast_sum > 0) & (actual_sum > 0)
+    if not usable.any():
+        return 1.0
+    readings = forecast_sum[usable] / actual_sum[usable]
+    weights = np.ones(readings.size) if weight is None else np.asarray(weight, float)[usable]
+    low, high = np.quantile(readings, [COMPARISON_TRIM, 1 - COMPARISON_TRIM])
+    kept = (readings >= low) & (readings <= high) & np.isfinite(readings) & (weights > 0)
+    if not kept.any():
+        return 1.0
+    shared = float(np.average(readings[kept], weights=weights[kept]))
+    return float(np.clip(1.0 / shared, 1 - ADJUST_CAP, 1 + ADJUST_CAP))
 
 
 @dataclass(frozen=True)

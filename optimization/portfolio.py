@@ -12,6 +12,32 @@ from .solver import Problem
 DEPTH_LEVELS_PCT = (10.0, 20.0, 30.0)
 # Comfort penalty in $ per kW asked, growing with the square of depth: deep cuts are felt more.
 COMFORT_USD_PER_KW_AT_30PCT = 0.6
+# The program's working assumption: a building that complies delivers this share of its ask.
+DELIVERY_SHARE = 0.9
+# Before any event has been verified, the plan's delivered kW is taken to be this uncertain
+# (one standard deviation, as a share of its expectation); after, the events' own record.
+SYSTEMATIC_SHARE_PRIOR = 0.1
+
+
+@dataclass(frozen=True)
+class TrackRecord:
+    """How past plans' expected kW compared with what was verified: `bias` is the mean of
+    verified / expected - 1 (a plan's expectations are multiplied by 1 + bias), and
+    `systematic_share` the spread around it, the Problem's common error. Both shrunk towards
+    no bias and SYSTEMATIC_SHARE_PRIOR with the weight of `prior_weight` events."""
+
+    bias: float = 0.0
+    systematic_share: float = SYSTEMATIC_SHARE_PRIOR
+    events: int = 0
+
+
+def track_record(expected_kw, verified_kw, *, prior_weight: float = 2.0) -> TrackRecord:
+    expected, verified = np.asarray(expected_kw, float), np.asarray(verified_kw, float)
+    ok = expected > 0
+    errors = verified[ok] / expected[ok] - 1.0
+    bias = float(errors.sum() / (prior_weight + errors.size))
+    spread = prior_weight * SYSTEMATIC_SHARE_PRIOR**2 + float(np.sum((errors - bias) ** 2))
+    return TrackRecord(bias, float(np.sqrt(spread / (prior_weight + errors.size))), errors.size)
 
 
 @dataclass(frozen=True)
@@ -24,7 +50,7 @@ class Candidates:
     feeder: np.ndarray  # (n,) int
     max_depth_pct: np.ndarray  # the comfort limit, as the deepest level allowed
     available: np.ndarray  # bool: within events per month, enrolled
-    delivery_share: float = 0.9  # a complying building delivers this share of the ask on average
+    delivery_share: float = DELIVERY_SHARE
 
 
 def build_problem(
@@ -36,6 +62,9 @@ def build_problem(
     incentive_usd_per_kwh: float,
     feeder_target_kw: np.ndarray,
     depth_levels_pct: tuple[float, ...] = DEPTH_LEVELS_PCT,
+    systematic_share: float = 0.0,
+    reservation_usd_per_kwh: float = 0.0,
+    comfort_usd_per_kw_at_30pct: float = COMFORT_USD_PER_KW_AT_30PCT,
 ) -> Problem:
     """Mean, variance and cost of each building at each level.
 
@@ -51,8 +80,9 @@ def build_problem(
     mean = p * share * asked
     variance = asked**2 * (p * share**2 * (1 - p) + p * (0.15 * share) ** 2)
     variance = variance + (candidates.forecast_sd_kw**2)[:, None] * (depths[None, :] > 0)
-    incentive = incentive_usd_per_kwh * mean * duration_h
-    comfort = COMFORT_USD_PER_KW_AT_30PCT * asked * (depths[None, :] / 0.3) ** 2 * duration_h
+    # Paid on the kWh delivered, plus any reservation paid on every kWh asked for.
+    incentive = (incentive_usd_per_kwh * mean + reservation_usd_per_kwh * asked) * duration_h
+    comfort = comfort_usd_per_kw_at_30pct * asked * (depths[None, :] / 0.3) ** 2 * duration_h
     allowed = (
         depths[None, :] * 100 <= candidates.max_depth_pct[:, None] + 1e-9
     ) & candidates.available[:, None]
@@ -65,6 +95,7 @@ def build_problem(
         feeder_target_kw=np.asarray(feeder_target_kw, dtype=float),
         target_kw=float(target_kw),
         eps=float(eps),
+        systematic_share=float(systematic_share),
     )
 
 

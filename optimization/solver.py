@@ -40,6 +40,10 @@ class Problem:
     mean_kw, var_kw2, cost: (n, k) for each level; allowed: (n, k) bool (limits: events per
     month, largest depth the comfort limit allows); feeder: (n,) int in [0, n_feeders);
     feeder_target_kw: (n_feeders,) expected kW each feeder must shed (0 where none).
+
+    With a systematic share s, the plan's variance is sum var_i + (s sum mu_i)^2; the solver
+    meets it through the target T / (1 - z s) with the buildings' variances alone, which is
+    enough (sqrt(a + b) <= sqrt(a) + sqrt(b)).
     """
 
     mean_kw: np.ndarray
@@ -50,6 +54,9 @@ class Problem:
     feeder_target_kw: np.ndarray
     target_kw: float
     eps: float
+    # The prediction's own error, common to every building: one standard deviation of the
+    # plan's delivered kW as a share of its expectation (what past events showed).
+    systematic_share: float = 0.0
 
     @property
     def z(self) -> float:
@@ -86,6 +93,7 @@ def _evaluate(problem: Problem, level: np.ndarray) -> tuple[float, float, float]
 
 def _summary(problem: Problem, level, bound, started, iterations, solver) -> Plan:
     cost, mean, var = _evaluate(problem, level)
+    var += (problem.systematic_share * mean) ** 2
     std = float(np.sqrt(var))
     p_met = (
         float(special.ndtr((mean - problem.target_kw) / std))
@@ -342,6 +350,19 @@ def _price_search(
 def solve_fast(problem: Problem, *, max_iterations: int = 20) -> Plan:
     """The structured solver: linearise the chance constraint, solve the knapsack greedily,
     repeat until the portfolio's variance settles."""
+    if problem.systematic_share > 0:
+        shrink = 1.0 - problem.z * problem.systematic_share
+        inner = replace(
+            problem,
+            target_kw=problem.target_kw / shrink if shrink > 0 else np.inf,
+            systematic_share=0.0,
+        )
+        plan = solve_fast(inner, max_iterations=max_iterations)
+        return replace(
+            _summary(problem, plan.level, plan.bound, time.perf_counter() - plan.solve_s,
+                     plan.iterations, plan.solver),
+            solve_s=plan.solve_s,
+        )  # fmt: skip
     started = time.perf_counter()
     z = problem.z
     # Start from the variance of asking everyone at their cheapest level per kW.

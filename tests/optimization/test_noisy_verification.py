@@ -1,0 +1,167 @@
+"""Learning from what verification can see: single buildings are measured against baselines
+whose error is often as large as the ask, and the shared forecast error of the day must come
+out of the counterfactual before anyone is judged."""
+
+import numpy as np
+import pytest
+from scipy import special
+
+from forecasting import compliance
+from optimization import mv
+from optimization.portfolio import (
+    SYSTEMATIC_SHARE_PRIOR,
+    build_problem,
+    synthetic_candidates,
+    track_record,
+)
+from optimization.solver import solve_fast
+
+
+def asks(n: int, seed: int) -> tuple[compliance.Events, np.ndarray]:
+    """n asks with a known P(complies) (homes less reliable than offices, deeper asks less
+    likely) and no outcome yet."""
+    rng = np.random.default_rng(seed)
+    types = rng.choice(["residential", "office"], size=n)
+    depth = rng.choice([10.0, 20.0, 30.0], size=n)
+    logit = np.where(types == "office", 1.5, 0.0) - 0.08 * (depth - 20.0)
+    rows = compliance.Events(
+        building_type=types, curtailable_kw=rng.uniform(1, 50, n), past_asked=np.zeros(n),
+        past_complied=np.zeros(n), events_30d=np.zeros(n), notice_h=np.full(n, 18.0),
+        temperature_c=np.full(n, 30.0), start_hour=np.full(n, 16.0), duration_h=np.full(n, 3.0),
+        depth_pct=depth, incentive_usd_per_kwh=np.full(n, 0.5),
+    )  # fmt: skip
+    return rows, special.expit(logit)
+
+
+def verify_noisily(rows, p_true, seed, noise_per_ask):
+    """What M&V sees: a complying building delivers its ask, one that does not delivers
+    nothing, and each is measured with a normal error of `noise_per_ask` asks."""
+    rng = np.random.default_rng(seed)
+    complied = rng.random(len(p_true)) < p_true
+    measured = complied + rng.normal(0, noise_per_ask, size=len(p_true))
+    rows.complied = measured >= mv.COMPLY_SHARE
+    rows.label_q0, rows.label_q1 = compliance.label_noise(
+        np.ones(len(p_true)), np.full(len(p_true), noise_per_ask),
+        comply_share=mv.COMPLY_SHARE, delivery_share=1.0,
+    )  # fmt: skip
+    return complied
+
+
+def test_label_noise_by_hand():
+    q0, q1 = compliance.label_noise(
+        np.array([1.0, 1.0]), np.array([1e-6, 1.0]), comply_share=0.8, delivery_share=0.9
+    )
+    # a perfect measurement tells compliers (0.9 >= 0.8) from the rest (0 < 0.8) exactly
+    assert (q0[0], q1[0]) == pytest.approx((0.0, 1.0))
+    # an error as large as the ask: P(0.9 + e >= 0.8) and P(e >= 0.8), e ~ N(0, 1)
+    assert q1[1] == pytest.approx(special.ndtr(0.1))
+    assert q0[1] == pytest.approx(special.ndtr(-0.8))
+
+
+def test_noisy_outcomes_corrected_give_back_the_true_compliance():
+    # given: asks whose verification errs by 0.6 of the ask, so that labels are mostly noise
+    rows, p_true = asks(20_000, 1)
+    verify_noisily(rows, p_true, 2, noise_per_ask=0.6)
+    # when: the same regression learns with and without the known noise rates
+    corrected = compliance.fit(rows)
+    naive_rows = compliance.take(rows, np.arange(len(p_true)))
+    naive_rows.label_q0 = naive_rows.label_q1 = None
+    naive = compliance.fit(naive_rows)
+    # then: the corrected model predicts the true P(complies); the naive one the label rate
+    fresh, truth = asks(5_000, 3)
+    assert compliance.predict(corrected, fresh).mean() == pytest.approx(truth.mean(), abs=0.04)
+    assert abs(compliance.predict(naive, fresh).mean() - truth.mean()) > 0.1
+    assert np.corrcoef(compliance.predict(corrected, fresh), truth)[0, 1] > 0.9
+    # and the share that complied, by the method of moments
+    assert compliance.corrected_rate(rows) == pytest.approx(p_true.mean(), abs=0.03)
+
+
+def test_metrics_judge_the_probability_of_being_verified_as_complied():
+    rows, p_true = asks(4_000, 4)
+    verify_noisily(rows, p_true, 5, noise_per_ask=0.6)
+    seen = compliance.verified_probability(rows, p_true)
+    assert seen == pytest.approx(rows.label_q0 + (rows.label_q1 - rows.label_q0) * p_true)
+    # the truth, pushed through the noise, is calibrated against the labels
+    assert seen.mean() == pytest.approx(rows.complied.mean(), abs=0.02)
+
+
+def test_the_response_model_puts_predictions_on_the_scale_of_delivered_kw():
+    # given: a model whose P(complies) varies, and verified shares that follow 0.1 + 0.8 p,
+    # each measured with an error of half the ask
+    rows, _ = asks(6_000, 6)
+    rng = np.random.default_rng(7)
+    rows.past_asked = rng.integers(0, 10, len(rows.depth_pct)).astype(float)
+    rows.past_complied = np.round(rows.past_asked * rng.uniform(0, 1, len(rows.depth_pct)))
+    model = compliance.priors_only(rows)
+    p = compliance.predict(model, rows)
+    rows.delivered_share = 0.1 + 0.8 * p + rng.normal(0, 0.5, len(p))
+    rows.delivered_share_sd = np.full(len(p), 0.5)
+    # when
+    model.response = compliance.fit_response(model, rows)
+    # then: it gives back the line, where the data was
+    expected = compliance.expected_share(model, rows, p, default=0.9)
+    assert np.abs(expected - (0.1 + 0.8 * p)).mean() < 0.03
+    # and it survives the trip through bytes
+    again = compliance.ComplianceModel.from_bytes(model.to_bytes())
+    np.testing.assert_allclose(compliance.expected_share(again, rows, p, default=0.9), expected)
+    # without verified kW there is no response model: P(complies) x the default share
+    assert compliance.expected_share(None, rows, p, default=0.9) == pytest.approx(0.9 * p)
+
+
+def test_a_building_seen_once_stays_near_everyone_seen_often_speaks_for_itself():
+    population = 0.6
+    weight = compliance.share_weight(np.array([3.0]))  # one very noisy measurement
+    once = compliance.shrunk_share(weight * 1.0, weight, population)
+    often = compliance.shrunk_share(
+        np.array([200 * 6.25 * 0.2]), np.array([200 * 6.25]), population
+    )
+    assert abs(once[0] - population) < 0.02
+    assert often[0] == pytest.approx(0.2, abs=0.01)
+    assert compliance.shrunk_share(np.zeros(1), np.zeros(1), population)[0] == population
+
+
+def test_the_comparison_group_recovers_the_days_shared_forecast_error():
+    rng = np.random.default_rng(8)
+    truth = rng.lognormal(1.0, 1.2, size=(4_000, 6))  # a few very large buildings
+    shared = 1.04  # the day's forecast is 4 % high for everyone
+    forecast = truth * shared * (1 + rng.normal(0, 0.25, size=truth.shape))
+    ratio = mv.comparison_ratio(forecast, truth)
+    assert ratio == pytest.approx(1 / shared, abs=0.005)
+    # one building's meter fault does not move it; per-building totals work the same
+    faulty = truth.copy()
+    faulty[0] = 1e6
+    assert mv.comparison_ratio(forecast, faulty) == pytest.approx(ratio, abs=0.002)
+    totals = mv.comparison_ratio(forecast.sum(axis=1), truth.sum(axis=1))
+    assert totals == pytest.approx(ratio, abs=1e-9)
+    # nothing to compare with: no correction
+    assert mv.comparison_ratio(np.zeros((3, 2)), np.ones((3, 2))) == 1.0
+
+
+def test_the_track_record_corrects_a_bias_and_keeps_the_spread_as_risk():
+    assert track_record([], []).systematic_share == pytest.approx(SYSTEMATIC_SHARE_PRIOR)
+    assert track_record([], []).bias == 0.0
+    # plans that promised 10 % too much, every time
+    record = track_record([100.0] * 8, [90.0] * 8)
+    assert record.bias == pytest.approx(-0.1 * 8 / 10)
+    assert record.systematic_share < SYSTEMATIC_SHARE_PRIOR
+    # plans that missed both ways by 20 %
+    wild = track_record([100.0] * 8, [80.0, 120.0] * 4)
+    assert wild.bias == pytest.approx(0.0)
+    assert wild.systematic_share > 0.15
+
+
+def test_a_common_error_is_planned_for_and_reported():
+    candidates = synthetic_candidates(3_000, feeders=10, seed=9)
+    common = {
+        "target_kw": 2_000.0, "eps": 0.05, "duration_h": 3.0, "incentive_usd_per_kwh": 0.5,
+        "feeder_target_kw": np.zeros(10),
+    }  # fmt: skip
+    plain = solve_fast(build_problem(candidates, **common))
+    problem = build_problem(candidates, systematic_share=0.08, **common)
+    careful = solve_fast(problem)
+    assert careful.feasible
+    assert careful.p_target_met >= 0.95 - 1e-9
+    # its reported spread holds the common error, and it asks for more to cover it
+    assert careful.std_kw > 0.08 * careful.expected_kw
+    assert careful.expected_kw > plain.expected_kw * 1.1
+    assert careful.objective > plain.objective
