@@ -1,17 +1,20 @@
 """A DR season on a synthetic utility built from real load profiles. Pure numpy / scipy.
 
 The behaviour model decides what each building really delivers, from parameters of its own
-(a hidden reliability per building, fatigue, depth, heat, incentive and notice effects). The
-strategies never read those parameters: the compliance predictor learns only from verified
-outcomes, as it would in the field.
+(a hidden reliability per building, from two kinds of participant; fatigue, depth, heat,
+incentive and notice effects). The strategies never read those parameters: the compliance
+predictor learns only from verified outcomes, as it would in the field.
 
 Each day: a day-ahead forecast (the simulated truth with a forecast error: a shared daily error
-of FORECAST_DAY_SD and an independent one of FORECAST_HOUR_SD per building-hour, about what the
-LSTM shows on aggregates and single homes), grid status from its
-peak against capacity, an event when strain is HIGH or CRITICAL (window = the hours above the
-HIGH threshold around the peak, target = kW that brings the forecast under it), selection by the
-strategy, dispatch, the simulated response, verification against a 10-of-10 baseline with day-of
-adjustment, and a weekly retraining of the compliance model.
+of FORECAST_DAY_SD and an independent one per building-hour, larger for a home than for a large
+building), grid status from its peak against capacity, an event when the forecast's
+trigger_quantile crosses the HIGH threshold (window = the hours above it around the peak,
+target = kW that brings that quantile under it), selection by the strategy, dispatch, the
+simulated response, and verification as the program does it: each asked building against its
+forecast, corrected for the day's shared error by buildings not asked and the hours before the
+event (the building's error known from its own quiet afternoons). The compliance model is
+retrained once each event's outcomes are verified, and every plan carries the record of how
+past plans' expectations compared with what was verified (their bias and spread).
 
 Everything here is synthetic and labelled so by the callers.
 """
@@ -27,19 +30,34 @@ from scipy import special
 from forecasting import compliance
 
 from . import mv
-from .portfolio import DEPTH_LEVELS_PCT, Candidates, build_problem
+from .portfolio import (
+    DELIVERY_SHARE,
+    DEPTH_LEVELS_PCT,
+    Candidates,
+    build_problem,
+    track_record,
+)
 from .solver import solve_fast
 
 FLEXIBLE_SHARE = 0.75
+ENROLMENT_PEAK_DAYS = 10
 FORECAST_DAY_SD = 0.03
-FORECAST_HOUR_SD = 0.25
+# A building's own hourly forecast error: a single home is far noisier than a large building
+# (BuildingsBench: residential 78-100 % CV(RMSE), commercial 13-19 %; see DATA.md).
+FORECAST_HOUR_SD = {"residential": 0.25}
+FORECAST_HOUR_SD_LARGE = 0.12
 
-RELIABILITY = {  # Beta(a, b) of each type's hidden per-building reliability
-    "residential": (8.0, 2.0),
-    "office": (9.0, 1.5),
-    "retail": (7.0, 2.5),
-    "school": (8.0, 2.0),
-    "warehouse": (8.0, 1.5),
+# Each building's hidden reliability: programs see two kinds of participant, those who respond
+# to nearly every event and those who mostly do not (overrides, opted-out equipment, nobody on
+# site). Per type: the share of the second kind, and Beta(a, b) of each kind's reliability.
+PERFORMER = (9.0, 1.5)
+NON_PERFORMER = (1.5, 4.0)
+RELIABILITY = {
+    "residential": 0.3,
+    "office": 0.2,
+    "retail": 0.3,
+    "school": 0.25,
+    "warehouse": 0.2,
 }
 
 
@@ -70,7 +88,11 @@ def true_compliance(
 
 @dataclass(frozen=True)
 class SeasonConfig:
+    # Each event's plan may miss its target with this probability.
     eps: float = 0.05
+    # The grid's side: events are called, and their targets set, on this quantile of the
+    # system forecast.
+    trigger_quantile: float = 0.95
     incentive_usd_per_kwh: float = 0.5
     reservation_share: float = 0.2  # paid per kWh asked, as a share of the incentive rate
     high_pct: float = 90.0
@@ -78,7 +100,6 @@ class SeasonConfig:
     notice_h: float = 18.0
     max_window_h: int = 6
     max_events_per_month: int = 8
-    retrain_every_days: int = 7
     warmup_days: int = 14
 
 
@@ -95,6 +116,13 @@ class SeasonResult:
     predictions: list[np.ndarray] = field(default_factory=list)
     outcomes: list[np.ndarray] = field(default_factory=list)
     predictor_trained: list[bool] = field(default_factory=list)
+    # What only the simulator knows: P(complies) as predicted, and whether each really did.
+    true_predictions: list[np.ndarray] = field(default_factory=list)
+    true_outcomes: list[np.ndarray] = field(default_factory=list)
+    event_log: list[dict] = field(default_factory=list)  # one row per event, for pages and checks
+    # Each season day's system peak without and with the program (after the warm-up).
+    daily_peak_without_kw: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    daily_peak_with_kw: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @property
     def peak_reduction_pct(self) -> float:
@@ -132,12 +160,21 @@ class Season:
         self.capacity_kw, self.config, self.behavior = capacity_kw, config, behavior
         self.seed = seed
         rng = np.random.default_rng(seed)
-        a = np.array([RELIABILITY[t][0] for t in building_type])
-        b = np.array([RELIABILITY[t][1] for t in building_type])
-        self.reliability = rng.beta(a, b)  # hidden: only the behaviour model reads it
-        # The flexible share of each building's afternoon load (cooling, pumps, EVs, lighting).
-        # Enrolment sizes it from the summer afternoons (when cooling is the flexible load).
-        afternoon = load[:, :, 14:20].reshape(len(load), -1).mean(axis=1)
+        non_performer = rng.random(len(building_type)) < np.array(
+            [RELIABILITY[t] for t in building_type]
+        )
+        self.reliability = np.where(  # hidden: only the behaviour model reads it
+            non_performer, rng.beta(*NON_PERFORMER, size=non_performer.size),
+            rng.beta(*PERFORMER, size=non_performer.size),
+        )  # fmt: skip
+        self.forecast_sd = np.array(
+            [FORECAST_HOUR_SD.get(t, FORECAST_HOUR_SD_LARGE) for t in building_type]
+        )
+        # The flexible share of each building's afternoon load (cooling, pumps, EVs, lighting),
+        # as an enrolment audit sizes it: at peak conditions, here the afternoons of the
+        # ENROLMENT_PEAK_DAYS days of highest system load.
+        peak_days = np.argsort(-load.sum(axis=0).max(axis=1))[:ENROLMENT_PEAK_DAYS]
+        afternoon = load[:, peak_days, 14:20].reshape(len(load), -1).mean(axis=1)
         self.curtailable_kw = FLEXIBLE_SHARE * afternoon
 
     def run(self, strategy: str) -> SeasonResult:
@@ -150,125 +187,206 @@ class Season:
         actual = self.load.copy()
         asked_days: list[list[int]] = [[] for _ in range(n)]
         past_asked = np.zeros(n)
-        past_complied = np.zeros(n)
-        history: dict[str, list] = {key: [] for key in ("rows", "outcome")}
-        model = None
-        was_asked = np.zeros((n, days), dtype=bool)
-        daily_max_temp = self.temperature.max(axis=1)
+        past_complied = np.zeros(n)  # the expected number complied, given what was verified
+        share_sum, share_weight = np.zeros(n), np.zeros(n)  # verified shares, precision-weighted
+        history: list[compliance.Events] = []
+        residuals = _Residuals(n)
+        model, trained_on = None, 0
+        planned_verified: tuple[list, list] = ([], [])  # each event's expected and verified kW
+        depths = np.array(DEPTH_LEVELS_PCT)
         result = SeasonResult(strategy, 0, 0, float(self.load.sum(axis=0).max()), 0.0, 0.0, 0.0)
         for day in range(cfg.warmup_days, days):
-            if strategy == "compliance" and (day - cfg.warmup_days) % cfg.retrain_every_days == 0:
-                model = self._retrain(history)
+            if strategy == "compliance" and len(history) > trained_on:
+                # Retrained once an event's outcomes are verified, as the product does.
+                model, trained_on = self._retrain(history), len(history)
             truth = self.load[:, day]
             forecast = (
                 truth
                 * (1 + forecast_rng.normal(0, FORECAST_DAY_SD))
-                * np.clip(1 + forecast_rng.normal(0, FORECAST_HOUR_SD, size=truth.shape), 0.2, None)
+                * np.clip(
+                    1 + self.forecast_sd[:, None] * forecast_rng.normal(size=truth.shape), 0.2, None
+                )
             )
             system = forecast.sum(axis=0)
             threshold = self.capacity_kw * cfg.high_pct / 100.0
             # Risk-aware trigger: the day's shared forecast error is known to be about
-            # FORECAST_DAY_SD, so the event is called on the P90 of the system forecast.
-            system = system * (1 + 1.2815515655446004 * FORECAST_DAY_SD)
-            if system.max() < threshold:
-                continue
-            start, end = self._window(system, threshold)
-            target = float((system[start:end] - threshold).max())
-            temperature = float(self.temperature[day, start:end].max())
-            recent = np.array([sum(1 for d in asked if day - d <= 30) for asked in asked_days])
-            available = recent < cfg.max_events_per_month
-            depths = np.array(DEPTH_LEVELS_PCT)
-            rows = compliance.Events(
-                building_type=np.repeat(self.building_type, depths.size),
-                curtailable_kw=np.repeat(self.curtailable_kw, depths.size),
-                past_asked=np.repeat(past_asked, depths.size),
-                past_complied=np.repeat(past_complied, depths.size),
-                events_30d=np.repeat(recent, depths.size).astype(float),
-                notice_h=np.full(n * depths.size, cfg.notice_h),
-                temperature_c=np.full(n * depths.size, temperature),
-                start_hour=np.full(n * depths.size, float(start)),
-                duration_h=np.full(n * depths.size, float(end - start)),
-                depth_pct=np.tile(depths, n),
-                incentive_usd_per_kwh=np.full(n * depths.size, cfg.incentive_usd_per_kwh),
-            )
-            if strategy == "compliance":
-                believed = compliance.predict(model, rows).reshape(n, depths.size)
-            else:
-                seen = past_asked.sum()
-                rate = (past_complied.sum() + compliance.PRIOR_A) / (
-                    seen + compliance.PRIOR_A + compliance.PRIOR_B
+            # FORECAST_DAY_SD, so the event is called, and its window and target set, on the
+            # forecast's trigger_quantile.
+            system = system * (1 + float(special.ndtri(cfg.trigger_quantile)) * FORECAST_DAY_SD)
+            asked = np.zeros(0, dtype=np.int64)
+            if system.max() >= threshold:
+                start, end = self._window(system, threshold)
+                target = float((system[start:end] - threshold).max())
+                temperature = float(self.temperature[day, start:end].max())
+                recent = np.array(
+                    [sum(1 for d in asked_ if day - d <= 30) for asked_ in asked_days]
                 )
-                believed = np.full((n, depths.size), rate)
-            level = self._select(
-                strategy, believed, available, target, end - start, forecast[:, start:end]
-            )
-            asked = np.flatnonzero(level)
-            if asked.size == 0:
-                continue
-            requested = self.curtailable_kw[asked] * depths[level[asked] - 1] / 100.0
-            p_true = true_compliance(
-                self.reliability[asked], recent[asked], depths[level[asked] - 1], temperature,
-                cfg.incentive_usd_per_kwh, cfg.notice_h, self.behavior,
-            )  # fmt: skip
-            complies = rng.random(asked.size) < p_true
-            low, high = (
-                np.where(
-                    complies,
-                    self.behavior.delivery_if_complying[0],
-                    self.behavior.delivery_if_not[0],
-                ),
-                np.where(
-                    complies,
-                    self.behavior.delivery_if_complying[1],
-                    self.behavior.delivery_if_not[1],
-                ),
-            )
-            delivered = requested * rng.uniform(low, high)
-            delivered = np.minimum(delivered, actual[asked, day, start:end].min(axis=1))
-            actual[asked, day, start:end] -= delivered[:, None]
-            # Verification, both ways the program has: the event's reduction against the forecast
-            # counterfactual (unbiased over many buildings; on heat-wave days the meter baselines
-            # sit far below what buildings would have drawn), and each building's compliance
-            # against its weather-matched 10-of-10 baseline (noisy and low on hot days, but it
-            # ranks buildings by what they did, which is what the predictor needs).
-            verified = np.zeros(asked.size, dtype=bool)
-            verified_kw = 0.0
-            same_kind = self.weekend[:day] == self.weekend[day]
-            for position, building in enumerate(asked):
-                window = actual[building, day, start:end]
-                verified_kw += mv.verify(
-                    baseline=forecast[building, start:end],
-                    actual=window,
-                    requested_kw=requested[position],
-                ).delivered_kw
-                baseline = mv.x_of_y_baseline(
-                    actual[building, :day], same_kind & ~was_asked[building, :day], actual[building, day],
-                    start, end, day_temperature=daily_max_temp[:day], event_temperature=daily_max_temp[day],
-                )  # fmt: skip
-                verified[position] = mv.verify(
-                    baseline=baseline, actual=window, requested_kw=requested[position]
-                ).complied
-            history["rows"].append(self._rows(rows, asked, level, depths))
-            history["outcome"].append(verified)
-            result.predictions.append(believed[asked, level[asked] - 1])
-            result.outcomes.append(verified)
-            result.predictor_trained.append(model is not None)
-            past_asked[asked] += 1
-            past_complied[asked] += verified
-            for building in asked:
-                asked_days[building].append(day)
-            was_asked[asked, day] = True
-            hours = end - start
-            paid = np.minimum(delivered, requested) * hours * cfg.incentive_usd_per_kwh
-            reservation = requested * hours * cfg.incentive_usd_per_kwh * cfg.reservation_share
-            result.cost_usd += float(paid.sum() + reservation.sum())
-            result.delivered_kwh += float(delivered.sum() * hours)
-            result.events += 1
-            # As the program judges it: the verified reduction, from the weather-matched baselines.
-            result.targets_met += int(verified_kw >= target)
-            result.true_met += int(delivered.sum() >= target)
+                available = recent < cfg.max_events_per_month
+                rows = compliance.Events(
+                    building_type=np.repeat(self.building_type, depths.size),
+                    curtailable_kw=np.repeat(self.curtailable_kw, depths.size),
+                    past_asked=np.repeat(past_asked, depths.size),
+                    past_complied=np.repeat(past_complied, depths.size),
+                    past_share=np.repeat(
+                        compliance.shrunk_share(
+                            share_sum, share_weight, self._population_share(history)
+                        ),
+                        depths.size,
+                    ),
+                    events_30d=np.repeat(recent, depths.size).astype(float),
+                    notice_h=np.full(n * depths.size, cfg.notice_h),
+                    temperature_c=np.full(n * depths.size, temperature),
+                    start_hour=np.full(n * depths.size, float(start)),
+                    duration_h=np.full(n * depths.size, float(end - start)),
+                    depth_pct=np.tile(depths, n),
+                    incentive_usd_per_kwh=np.full(n * depths.size, cfg.incentive_usd_per_kwh),
+                )
+                if strategy == "compliance":
+                    believed = compliance.predict(model, rows).reshape(n, depths.size)
+                    # What the plan adds up is kW: P(complies) through the verified response.
+                    share = compliance.expected_share(
+                        model, rows, believed.ravel(), DELIVERY_SHARE
+                    ).reshape(n, depths.size)
+                    planned = np.clip(share / DELIVERY_SHARE, 0.0, 1.0)
+                else:
+                    believed = planned = np.full((n, depths.size), self._blind_rate(history))
+                cold_start = model is None if strategy == "compliance" else not history
+                noise_sd = self._baseline_noise(actual, day, start, end, residuals)
+                # Expectations corrected by how past plans fared, their spread kept as a risk.
+                record = track_record(*planned_verified)
+                planned = np.clip(planned * (1 + record.bias), 0.0, 1.0)
+                level = self._select(
+                    strategy, planned, available, target, end - start, noise_sd, record
+                )
+                asked = np.flatnonzero(level)
+            if asked.size:
+                event = self._dispatch(
+                    day, start, end, asked, level, depths, recent, temperature, rng, actual
+                )
+                requested, delivered, complies = event
+                hours = end - start
+                verified_kw, measured = self._verify(
+                    day, start, end, asked, forecast, actual, residuals.relative_sd
+                )
+                noise_sd = noise_sd[asked]
+                verified = measured >= mv.COMPLY_SHARE * requested
+                q0, q1 = compliance.label_noise(
+                    requested, noise_sd, comply_share=mv.COMPLY_SHARE, delivery_share=DELIVERY_SHARE
+                )
+                p = believed[asked, level[asked] - 1]
+                picked = self._rows(rows, asked, level, depths)
+                picked.complied, picked.label_q0, picked.label_q1 = verified, q0, q1
+                picked.delivered_share = measured / requested
+                picked.delivered_share_sd = noise_sd / requested
+                history.append(picked)
+                result.predictions.append(compliance.verified_probability(picked, p))
+                result.outcomes.append(verified)
+                result.true_predictions.append(p)
+                result.true_outcomes.append(complies)
+                result.predictor_trained.append(model is not None)
+                past_asked[asked] += 1
+                past_complied[asked] += _posterior(p, verified, q0, q1)
+                weight = compliance.share_weight(picked.delivered_share_sd)
+                share_sum[asked] += weight * picked.delivered_share
+                share_weight[asked] += weight
+                for building in asked:
+                    asked_days[building].append(day)
+                paid = np.minimum(delivered, requested) * hours * cfg.incentive_usd_per_kwh
+                reservation = requested * hours * cfg.incentive_usd_per_kwh * cfg.reservation_share
+                result.cost_usd += float(paid.sum() + reservation.sum())
+                result.delivered_kwh += float(delivered.sum() * hours)
+                result.events += 1
+                # As the program judges it: the verified reduction against the target.
+                result.targets_met += int(verified_kw >= target)
+                result.true_met += int(delivered.sum() >= target)
+                result.event_log.append(
+                    {
+                        "day": day,
+                        "start_hour": start,
+                        "end_hour": end,
+                        "target_kw": target,
+                        "asked": int(asked.size),
+                        "requested_kw": float(requested.sum()),
+                        "expected_kw": float(
+                            (planned[asked, level[asked] - 1] * DELIVERY_SHARE * requested).sum()
+                        ),
+                        "delivered_kw": float(delivered.sum()),
+                        "verified_kw": verified_kw,
+                        "verified_share": float(verified.mean()),
+                        "complied_share": float(complies.mean()),
+                        "cost_usd": float(paid.sum() + reservation.sum()),
+                    }
+                )
+                if not cold_start:  # the record judges what was learnt, not the first guess
+                    planned_verified[0].append(result.event_log[-1]["expected_kw"])
+                    planned_verified[1].append(verified_kw)
+            quiet = np.ones(n, dtype=bool)
+            quiet[asked] = False
+            residuals.add(np.flatnonzero(quiet), forecast[quiet, 12:20], actual[quiet, day, 12:20])
         result.peak_with_kw = float(actual.sum(axis=0).max())
+        result.daily_peak_without_kw = self.load.sum(axis=0)[cfg.warmup_days :].max(axis=1)
+        result.daily_peak_with_kw = actual.sum(axis=0)[cfg.warmup_days :].max(axis=1)
         return result
+
+    def _dispatch(self, day, start, end, asked, level, depths, recent, temperature, rng, actual):
+        """What the asked buildings really deliver, by the behaviour model: (requested kW,
+        delivered kW, complied) per asked building. The load in `actual` drops by it."""
+        cfg = self.config
+        requested = self.curtailable_kw[asked] * depths[level[asked] - 1] / 100.0
+        p_true = true_compliance(
+            self.reliability[asked], recent[asked], depths[level[asked] - 1], temperature,
+            cfg.incentive_usd_per_kwh, cfg.notice_h, self.behavior,
+        )  # fmt: skip
+        complies = rng.random(asked.size) < p_true
+        behavior = self.behavior
+        low = np.where(complies, behavior.delivery_if_complying[0], behavior.delivery_if_not[0])
+        high = np.where(complies, behavior.delivery_if_complying[1], behavior.delivery_if_not[1])
+        delivered = requested * rng.uniform(low, high)
+        delivered = np.minimum(delivered, actual[asked, day, start:end].min(axis=1))
+        actual[asked, day, start:end] -= delivered[:, None]
+        return requested, delivered, complies
+
+    @staticmethod
+    def _verify(day, start, end, asked, forecast, actual, relative_sd):
+        """M&V as the program does it: each asked building's counterfactual is its day-ahead
+        forecast, corrected for the day's shared forecast error by the buildings not asked (a
+        comparison group), or by the hours before the event when nearly everyone was asked.
+        Returns the event's verified kW and each building's measured kW."""
+        n = forecast.shape[0]
+        control = np.ones(n, dtype=bool)
+        control[asked] = False
+        window_forecast, window_actual = forecast[:, start:end], actual[:, day, start:end]
+        before = slice(max(start - 1 - mv.COMPARISON_HOURS, 0), max(start - 1, 1))
+        ratio = mv.comparison_ratio(
+            forecast[:, before].sum(axis=1) + window_forecast.sum(axis=1) * control,
+            actual[:, day, before].sum(axis=1) + window_actual.sum(axis=1) * control,
+            weight=1.0 / np.maximum(relative_sd, 1e-3) ** 2,
+        )
+        baseline = window_forecast[asked] * ratio
+        measured = (baseline - window_actual[asked]).mean(axis=1)
+        return float(measured.sum()), measured
+
+    @staticmethod
+    def _baseline_noise(actual, day, start, end, residuals) -> np.ndarray:
+        """The error (kW, one standard deviation) of each building's counterfactual over the
+        window: the forecast's relative error seen so far, at the load the building drew in
+        those hours over the last two weeks (not today's forecast, whose own error it is)."""
+        usual = actual[:, max(day - 14, 0) : day, start:end].mean(axis=(1, 2))
+        return residuals.relative_sd * usual / np.sqrt(end - start)
+
+    @staticmethod
+    def _population_share(history: list[compliance.Events]) -> float:
+        """The verified share of the ask delivered over all asks so far (the prior's before)."""
+        if not history:
+            return DELIVERY_SHARE * compliance.PRIOR_A / (compliance.PRIOR_A + compliance.PRIOR_B)
+        return compliance.mean_share(_concatenate(history))
+
+    @staticmethod
+    def _blind_rate(history: list[compliance.Events]) -> float:
+        """One rate for everyone, on the plan's scale: the verified share of the ask delivered
+        so far, over the share a complying building delivers; the weak prior before any."""
+        share = Season._population_share(history)
+        return float(np.clip(share / DELIVERY_SHARE, 0.02, 0.98))
 
     def _window(self, system: np.ndarray, threshold: float) -> tuple[int, int]:
         peak = int(system.argmax())
@@ -284,13 +402,13 @@ class Season:
                 end += 1
         return start, end
 
-    def _select(self, strategy, believed, available, target, hours, forecast_window) -> np.ndarray:
+    def _select(self, strategy, believed, available, target, hours, noise_sd, record) -> np.ndarray:
         cfg = self.config
         n = believed.shape[0]
         candidates = Candidates(
             curtailable_kw=self.curtailable_kw,
             compliance=believed,
-            forecast_sd_kw=0.1 * forecast_window.mean(axis=1),
+            forecast_sd_kw=noise_sd,
             feeder=self.feeder,
             max_depth_pct=np.full(n, 30.0),
             available=available,
@@ -299,6 +417,8 @@ class Season:
             candidates, target_kw=target, eps=cfg.eps, duration_h=hours,
             incentive_usd_per_kwh=cfg.incentive_usd_per_kwh,
             feeder_target_kw=np.zeros(int(self.feeder.max()) + 1),
+            systematic_share=record.systematic_share,
+            reservation_usd_per_kwh=cfg.incentive_usd_per_kwh * cfg.reservation_share,
         )  # fmt: skip
         if strategy in ("compliance", "blind"):
             return solve_fast(problem).level
@@ -309,7 +429,9 @@ class Season:
         order = np.argsort(-self.curtailable_kw)
         order = order[available[order]]
         mean = np.cumsum(problem.mean_kw[order, deepest - 1])
-        std = np.sqrt(np.cumsum(problem.var_kw2[order, deepest - 1]))
+        std = np.sqrt(
+            np.cumsum(problem.var_kw2[order, deepest - 1]) + (problem.systematic_share * mean) ** 2
+        )
         enough = np.flatnonzero(mean - problem.z * std >= target)
         count = int(enough[0]) + 1 if enough.size else order.size
         level[order[:count]] = deepest
@@ -317,30 +439,56 @@ class Season:
 
     @staticmethod
     def _rows(rows: compliance.Events, asked, level, depths) -> compliance.Events:
-        pick = asked * depths.size + level[asked] - 1
-        return compliance.Events(
-            **{
-                name: getattr(rows, name)[pick]
-                for name in rows.__dataclass_fields__
-                if name != "complied"
-            }
-        )
+        return compliance.take(rows, asked * depths.size + level[asked] - 1)
 
     @staticmethod
-    def _retrain(history) -> compliance.ComplianceModel | None:
-        if not history["rows"]:
+    def _retrain(history: list[compliance.Events]) -> compliance.ComplianceModel | None:
+        if not history:
             return None
-        names = [name for name in compliance.Events.__dataclass_fields__ if name != "complied"]
-        rows = compliance.Events(
-            **{
-                name: np.concatenate([getattr(part, name) for part in history["rows"]])
-                for name in names
-            },
-            complied=np.concatenate(history["outcome"]),
-        )
+        rows = _concatenate(history)
         if len(np.unique(rows.complied)) < 2:
             return None
         return compliance.fit_if_better(rows)[0]
+
+
+class _Residuals:
+    """What the program knows of its counterfactual's noise: each building's relative error
+    per hour of the day-corrected forecast, over the afternoons it was not asked."""
+
+    def __init__(self, n: int) -> None:
+        self.sum_sq, self.count = np.zeros(n), np.zeros(n)
+
+    def add(self, rows: np.ndarray, forecast: np.ndarray, actual: np.ndarray) -> None:
+        if not rows.size or forecast.sum() <= 0:
+            return
+        adjusted = forecast * mv.comparison_ratio(forecast, actual)
+        relative = np.where(adjusted > 0, (adjusted - actual) / np.maximum(adjusted, 1e-9), 0.0)
+        self.sum_sq[rows] += np.sum(relative**2, axis=1)
+        self.count[rows] += np.sum(adjusted > 0, axis=1)
+
+    @property
+    def relative_sd(self) -> np.ndarray:
+        """Per building; where a building has under a day of afternoons, everyone's together."""
+        seen = self.count >= 8
+        pooled = np.sqrt(self.sum_sq.sum() / self.count.sum()) if self.count.sum() else 0.25
+        own = np.sqrt(self.sum_sq / np.maximum(self.count, 1))
+        return np.where(seen, own, pooled)
+
+
+def _posterior(p, verified, q0, q1) -> np.ndarray:
+    """P(complied | what was verified), from the prediction and the verification's noise."""
+    yes = p * q1 / np.maximum(p * q1 + (1 - p) * q0, 1e-12)
+    no = p * (1 - q1) / np.maximum(p * (1 - q1) + (1 - p) * (1 - q0), 1e-12)
+    return np.where(verified, yes, no)
+
+
+def _concatenate(parts: list[compliance.Events]) -> compliance.Events:
+    return compliance.Events(
+        **{
+            name: np.concatenate([getattr(part, name) for part in parts])
+            for name in compliance.Events.__dataclass_fields__
+        }
+    )
 
 
 SEASON_FIRST_DAY = 242  # the last 122 days of the CityLearn year: April to July 2017
@@ -349,7 +497,9 @@ WORST_DAY_CUT = 0.06
 STRATEGIES = ("compliance", "blind", "largest")
 
 
-def citylearn_season(data, *, buildings: int, seed: int = 3) -> tuple[Season, dict]:
+def citylearn_season(
+    data, *, buildings: int, seed: int = 3, config: SeasonConfig = SeasonConfig()
+) -> tuple[Season, dict]:
     """A synthetic utility of `buildings` built from the CityLearn homes' real load shapes
     (forecasting.synthetic), over the last 122 days of their year, with its capacity set so
     that the HIGH threshold (90 %) sits WORST_DAY_CUT below the season's highest peak."""
@@ -374,7 +524,7 @@ def citylearn_season(data, *, buildings: int, seed: int = 3) -> tuple[Season, di
     rng = np.random.default_rng(seed)
     season = Season(
         loads, temperature, types, rng.integers(0, SEASON_FEEDERS, size=buildings),
-        capacity_kw=capacity, weekend=weekend, seed=seed,
+        capacity_kw=capacity, weekend=weekend, seed=seed, config=config,
     )  # fmt: skip
     return season, {
         "capacity_kw": capacity,
@@ -383,26 +533,57 @@ def citylearn_season(data, *, buildings: int, seed: int = 3) -> tuple[Season, di
     }
 
 
-def season_figures(results: dict[str, SeasonResult]) -> dict:
-    """The season's headline figures (bench/season.py's JSON), ours against the baselines."""
-    ours = results["compliance"]
-    trained = np.concatenate(
-        [np.full(len(o), flag) for flag, o in zip(ours.predictor_trained, ours.outcomes, strict=True)]
-    ) if ours.outcomes else np.zeros(0, bool)  # fmt: skip
-    predicted = np.concatenate(ours.predictions)[trained] if ours.outcomes else np.zeros(0)
-    observed = np.concatenate(ours.outcomes)[trained] if ours.outcomes else np.zeros(0, bool)
-    scored = predicted.size and len(np.unique(observed)) == 2
+def _scored(predictions, outcomes, trained) -> tuple[np.ndarray, np.ndarray]:
+    """Predictions made by a trained model before each outcome, and the outcomes."""
+    if not outcomes:
+        return np.zeros(0), np.zeros(0, bool)
+    mask = np.concatenate(
+        [np.full(len(o), flag) for flag, o in zip(trained, outcomes, strict=True)]
+    )
+    return np.concatenate(predictions)[mask], np.concatenate(outcomes)[mask]
+
+
+def season_figures(seasons: list[dict[str, SeasonResult]]) -> dict:
+    """Headline figures over one or more simulated seasons (bench/season.py's JSON): ours
+    against the baselines, events and costs added up, the peak cut of the worst season, and
+    the compliance model scored on predictions made before each outcome, against what was
+    verified (and, what only a simulator can do, against what really happened)."""
+    ours = [season["compliance"] for season in seasons]
+    events = sum(result.events for result in ours)
+
+    def pooled(attribute: str) -> tuple[np.ndarray, np.ndarray]:
+        parts = [
+            _scored(getattr(r, attribute[0]), getattr(r, attribute[1]), r.predictor_trained)
+            for r in ours
+        ]
+        return np.concatenate([p for p, _ in parts]), np.concatenate([o for _, o in parts])
+
+    predicted, observed = pooled(("predictions", "outcomes"))
+    p_true, happened = pooled(("true_predictions", "true_outcomes"))
+
+    def scores(y, p) -> tuple[float | None, float | None]:
+        if not p.size:
+            return None, None
+        area = round(compliance.auc(y, p), 3) if len(np.unique(y)) == 2 else None
+        return area, round(compliance.brier(y, p), 3)
+
+    auc, brier = scores(observed, predicted)
+    truth_auc, truth_brier = scores(happened, p_true)
     return {
-        "events": ours.events,
-        "peak_reduction_pct": round(ours.peak_reduction_pct, 2),
-        "target_met_share": round(ours.target_met_share, 3),
-        "true_target_met_share": round(ours.true_met_share, 3),
-        "cost": round(ours.cost_usd, 2),
-        "cost_largest_first": round(results["largest"].cost_usd, 2),
-        "cost_compliance_blind": round(results["blind"].cost_usd, 2),
-        "compliance_auc": round(compliance.auc(observed, predicted), 3) if scored else None,
-        "compliance_brier": round(compliance.brier(observed, predicted), 3)
-        if predicted.size
+        "seasons": len(seasons),
+        "events": events,
+        "peak_reduction_pct": round(min(r.peak_reduction_pct for r in ours), 2),
+        "peak_reduction_pct_mean": round(float(np.mean([r.peak_reduction_pct for r in ours])), 2),
+        "target_met_share": round(sum(r.targets_met for r in ours) / events, 3) if events else None,
+        "true_target_met_share": round(sum(r.true_met for r in ours) / events, 3)
+        if events
         else None,
+        "cost": round(sum(r.cost_usd for r in ours), 2),
+        "cost_largest_first": round(sum(s["largest"].cost_usd for s in seasons), 2),
+        "cost_compliance_blind": round(sum(s["blind"].cost_usd for s in seasons), 2),
+        "compliance_auc": auc,
+        "compliance_brier": brier,
+        "compliance_truth_auc": truth_auc,
+        "compliance_truth_brier": truth_brier,
         "calibration": compliance.calibration_table(observed, predicted) if predicted.size else [],
     }

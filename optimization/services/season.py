@@ -31,7 +31,7 @@ def season_simulate(
         first_day=date.fromisoformat(info["first_day"]),
         days=info["days"],
         capacity_kw=info["capacity_kw"],
-        figures=season_figures(results),
+        figures=season_figures([results]),
         strategies={
             name: {
                 "events": result.events,

@@ -142,3 +142,30 @@ def test_features_far_outside_the_training_range_do_not_saturate_predictions():
     far.duration_h[:] = 8.0
     p = compliance.predict(model, far)
     assert ((p > 0.001) & (p < 0.999)).all()
+
+
+def test_the_season_keeps_each_event_and_each_days_peak():
+    result = small_season(seed=1).run("compliance")
+    log = result.event_log
+    assert len(log) == result.events > 0
+    assert sum(row["cost_usd"] for row in log) == pytest.approx(result.cost_usd)
+    assert sum(row["verified_kw"] >= row["target_kw"] for row in log) == result.targets_met
+    for row in log:
+        assert 0 < row["asked"] <= 120
+        assert 0 <= row["start_hour"] < row["end_hour"] <= 24
+        assert row["requested_kw"] >= row["expected_kw"] >= 0
+    # each day's peak, without and with the program; the season's peaks are their maxima
+    assert result.daily_peak_with_kw.shape == result.daily_peak_without_kw.shape == (60 - 14,)
+    assert (result.daily_peak_with_kw <= result.daily_peak_without_kw + 1e-9).all()
+    assert result.peak_with_kw == pytest.approx(result.daily_peak_with_kw.max())
+
+
+def test_every_strategy_learns_only_from_what_was_verified():
+    # the hidden reliability is drawn once; what the predictor was told per ask is the verified
+    # outcome and its noise, never the truth (kept apart for the simulator's own scoring)
+    result = small_season(seed=2).run("compliance")
+    for seen, truth in zip(result.outcomes, result.true_outcomes, strict=True):
+        assert seen.shape == truth.shape
+    verified = np.concatenate(result.outcomes)
+    complied = np.concatenate(result.true_outcomes)
+    assert (verified != complied).any()  # the meters' noise is real
