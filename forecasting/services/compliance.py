@@ -45,9 +45,13 @@ def compliance_model_train(
 
 
 def compliance_predict(
-    *, utility: Utility, events: compliance.Events
-) -> tuple[np.ndarray, int | None]:
-    """P(complies) per row from the utility's active model, or the priors when it has none."""
+    *, utility: Utility, events: compliance.Events, default_share: float
+) -> tuple[np.ndarray, np.ndarray, int | None]:
+    """Per row: P(complies) and the share of the ask expected to be delivered, from the
+    utility's active model (its response model where it has learnt one from verified kW, else
+    default_share x P), or from the priors when it has none; and the model's version."""
     version = ComplianceModelVersion.objects.filter(utility=utility, active=True).first()
     model = compliance.ComplianceModel.from_bytes(bytes(version.weights)) if version else None
-    return compliance.predict(model, events), version.version if version else None
+    probability = compliance.predict(model, events)
+    share = compliance.expected_share(model, events, probability, default_share)
+    return probability, share, version.version if version else None

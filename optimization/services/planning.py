@@ -20,7 +20,14 @@ from forecasting.services.windows import series_window
 from stakeholders.models import Building
 
 from ..models import DemandResponseEvent, EventStatus, OptimizationRun, Recommendation
-from ..portfolio import DEPTH_LEVELS_PCT, Candidates, build_problem
+from ..portfolio import (
+    DELIVERY_SHARE,
+    DEPTH_LEVELS_PCT,
+    Candidates,
+    TrackRecord,
+    build_problem,
+    track_record,
+)
 from ..recommend import advise, depth_limit_pct
 from ..solver import solve_fast
 from .events import EventError, event_transition
@@ -58,6 +65,7 @@ def event_features(
         .annotate(n=Count("id"))
         .values_list("building_id", "n")
     )
+    shares = _verified_shares(utility=event.utility, before=event.starts_at)
     recent = dict(
         earlier.filter(
             event__starts_at__gte=event.starts_at - timedelta(days=30), status__in=ACTIVE_ANSWERS
@@ -88,6 +96,7 @@ def event_features(
         curtailable_kw=each([b.curtailable_kw for b in buildings]),
         past_asked=each([verified.get(i, 0) for i in ids]),
         past_complied=each([complied.get(i, 0) for i in ids]),
+        past_share=each([shares.get(i, shares[None]) for i in ids]),
         events_30d=each([recent.get(i, 0) for i in ids]),
         notice_h=np.full(n * k, notice_h),
         temperature_c=np.full(n * k, temp),
@@ -96,6 +105,43 @@ def event_features(
         depth_pct=np.tile(np.asarray(DEPTH_LEVELS_PCT), n),
         incentive_usd_per_kwh=np.full(n * k, event.incentive_usd_per_kwh),
     )
+
+
+def _verified_shares(*, utility, before: datetime) -> dict:
+    """Each building's verified share of the kW asked in the utility's events before `before`,
+    shrunk towards everyone's (compliance.shrunk_share); key None: everyone's, or the prior's
+    when nothing has been verified yet."""
+    rows = list(
+        Recommendation.objects.filter(
+            event__utility=utility, event__starts_at__lt=before, delivered_kw__isnull=False,
+            requested_kw__gt=0,
+        ).values_list("building_id", "delivered_kw", "requested_kw")
+    )  # fmt: skip
+    weight = float(compliance.share_weight(np.zeros(1))[0])  # no error known for a meter baseline
+    prior = DELIVERY_SHARE * compliance.PRIOR_A / (compliance.PRIOR_A + compliance.PRIOR_B)
+    population = float(np.mean([d / r for _, d, r in rows])) if rows else prior
+    totals: dict[int, list[float]] = {}
+    for building_id, delivered, requested in rows:
+        total = totals.setdefault(building_id, [0.0, 0.0])
+        total[0] += weight * delivered / requested
+        total[1] += weight
+    shares = {
+        building_id: float(compliance.shrunk_share(total[0], total[1], population))
+        for building_id, total in totals.items()
+    }
+    shares[None] = population
+    return shares
+
+
+def plan_record(*, utility) -> TrackRecord:
+    """How the utility's verified events' plans compared with what was delivered."""
+    pairs = list(
+        DemandResponseEvent.objects.filter(
+            utility=utility, status=EventStatus.VERIFIED, expected_kw__gt=0,
+            delivered_kw__isnull=False,
+        ).values_list("expected_kw", "delivered_kw")
+    )  # fmt: skip
+    return track_record([e for e, _ in pairs], [d for _, d in pairs])
 
 
 def _forecast_spread(
@@ -174,7 +220,13 @@ def event_optimize(
     )
     ids = [b.pk for b in buildings]
     rows = event_features(event=event, buildings=buildings, now=now)
-    probability, model_version = compliance_predict(utility=event.utility, events=rows)
+    probability, share, model_version = compliance_predict(
+        utility=event.utility, events=rows, default_share=DELIVERY_SHARE
+    )
+    # What the plan adds up is kW: P(complies) through what asks have been verified to deliver,
+    # corrected by how past plans fared; their spread is kept as a risk.
+    record = plan_record(utility=event.utility)
+    planned = np.clip(share * (1 + record.bias) / DELIVERY_SHARE, 0.0, 1.0)
     k = len(DEPTH_LEVELS_PCT)
     sd, feeder_excess = _forecast_spread(event, buildings)
     feeders = sorted({b.feeder_id for b in buildings if b.feeder_id})
@@ -183,7 +235,7 @@ def event_optimize(
     depths = np.array(DEPTH_LEVELS_PCT)
     candidates = Candidates(
         curtailable_kw=np.array([b.curtailable_kw for b in buildings]),
-        compliance=probability.reshape(len(buildings), k),
+        compliance=planned.reshape(len(buildings), k),
         forecast_sd_kw=sd,
         feeder=np.array([feeder_index.get(b.feeder_id, len(feeders)) for b in buildings]),
         max_depth_pct=np.array([depth_limit_pct(b.max_setpoint_change_c) for b in buildings]),
@@ -199,6 +251,7 @@ def event_optimize(
     problem = build_problem(
         candidates, target_kw=event.target_kw, eps=event.risk_eps, duration_h=event.duration_h,
         incentive_usd_per_kwh=event.incentive_usd_per_kwh, feeder_target_kw=feeder_target,
+        systematic_share=record.systematic_share,
     )  # fmt: skip
     if accepted:
         cost, allowed = problem.cost.copy(), problem.allowed.copy()
@@ -220,8 +273,9 @@ def event_optimize(
             solve_s=plan.solve_s, peak_mb=peak / 2**20, excluded=sorted(declined),
         )  # fmt: skip
         _write_recommendations(
-            event, buildings, rows, candidates.compliance, problem, plan, model_version
-        )
+            event, buildings, rows, probability.reshape(len(buildings), k), problem, plan,
+            model_version,
+        )  # fmt: skip
         note = f"{run.selected} buildings, P(target met) {plan.p_target_met:.3f}"
         if not plan.feasible:
             note = (
@@ -249,7 +303,7 @@ def _write_recommendations(
         if building_id not in chosen and rec.status == Recommendation.Status.PENDING:
             Recommendation.objects.filter(pk=rec.pk).update(status=Recommendation.Status.WITHDRAWN)
     hours = event.duration_h
-    feature_names = [name for name in compliance.Events.__dataclass_fields__ if name != "complied"]
+    feature_names = compliance.FEATURE_FIELDS
     for building_id, i in chosen.items():
         building = buildings[i]
         level = int(plan.level[i]) - 1

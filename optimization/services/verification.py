@@ -114,25 +114,32 @@ def _forecast_window(event, day, first_hour, last_hour) -> dict[int, np.ndarray]
 
 
 def verified_outcomes(*, utility) -> compliance.Events | None:
-    """Every verified ask of the utility's buildings, oldest first, as the model sees them."""
+    """Every verified ask of the utility's buildings, oldest first, as the model sees them:
+    its features, whether it complied, and the share of the kW asked it delivered."""
     rows = list(
-        Recommendation.objects.filter(event__utility=utility, complied__isnull=False)
+        Recommendation.objects.filter(
+            event__utility=utility, complied__isnull=False, delivered_kw__isnull=False
+        )
         .exclude(features={})
         .order_by("event__starts_at", "pk")
-        .values_list("features", "complied")
+        .values_list("features", "complied", "delivered_kw", "requested_kw")
     )
     if not rows:
         return None
-    names = [name for name in compliance.Events.__dataclass_fields__ if name != "complied"]
     columns = {
         name: np.array(
-            [features[name] for features, _ in rows],
+            [features.get(name) for features, *_ in rows],
             dtype=object if name == "building_type" else float,
         )
-        for name in names
+        for name in compliance.FEATURE_FIELDS
+        if all(name in features for features, *_ in rows)
     }
     columns["building_type"] = columns["building_type"].astype(str)
-    return compliance.Events(**columns, complied=np.array([complied for _, complied in rows]))
+    return compliance.Events(
+        **columns,
+        complied=np.array([complied for _, complied, _, _ in rows]),
+        delivered_share=np.array([delivered / requested for _, _, delivered, requested in rows]),
+    )
 
 
 def compliance_learn(*, utility) -> ComplianceModelVersion | None:

@@ -21,6 +21,7 @@ from optimization.services.events import (
 )
 from optimization.services.planning import (
     event_optimize,
+    plan_record,
     recommendation_accept,
     recommendation_decline,
 )
@@ -260,8 +261,42 @@ def test_outcomes_train_the_compliance_model_once_there_are_enough(grid):
     model = ComplianceModelVersion.objects.get(utility=grid["utility"], active=True)
     assert result["compliance_model_version"] == model.version
     assert model.outcomes == len(outcomes.complied)
-    predicted, version = compliance_predict(utility=grid["utility"], events=outcomes)
+    predicted, share, version = compliance_predict(
+        utility=grid["utility"], events=outcomes, default_share=0.9
+    )
     office = outcomes.building_type == "office"
     assert version == model.version
     assert predicted[office].mean() > 3 * predicted[~office].mean()
     assert predicted[office].mean() > predicted[~office].mean() + 0.2
+    # the response model learnt from verified kW: offices are expected to deliver more of it
+    assert share[office].mean() > share[~office].mean() + 0.2
+
+
+def past_plan(grid, days_ago: int, expected_kw: float, delivered_kw: float):
+    """A verified event of the utility's past: what its plan expected, what was verified."""
+    starts = timezone.now() - timedelta(days=days_ago)
+    return DemandResponseEvent.objects.create(
+        utility=grid["utility"], starts_at=starts, ends_at=starts + timedelta(hours=3),
+        target_kw=10.0, status=EventStatus.VERIFIED, expected_kw=expected_kw,
+        delivered_kw=delivered_kw, simulated=True,
+    )  # fmt: skip
+
+
+def test_plans_that_over_promised_make_the_next_plan_ask_for_more(grid):
+    # given: an event planned with no record yet
+    event = propose(grid, target_kw=8.0)
+    fresh = event_optimize(event=event)
+    asked_before = sum(r.requested_kw for r in event.recommendations.filter(status="pending"))
+    # and then a record of plans that promised 30 % more than was verified
+    for days_ago in (20, 30, 40):
+        past_plan(grid, days_ago, expected_kw=100.0, delivered_kw=70.0)
+    record = plan_record(utility=grid["utility"])
+    assert record.bias < -0.15
+    assert record.events == 3
+    # when: the same event is planned again
+    again = event_optimize(event=event)
+    # then: it expects less of each ask, so it asks for more kW to be as sure of the target
+    asked_after = sum(r.requested_kw for r in event.recommendations.filter(status="pending"))
+    assert fresh.feasible
+    assert asked_after > asked_before * 1.2
+    assert again.p_target_met >= 1 - event.risk_eps - 1e-9
