@@ -155,14 +155,17 @@ def _hull_increments(gain: np.ndarray, cost: np.ndarray, allowed: np.ndarray):
     return tuple(np.concatenate(parts) for parts in (out_b, out_l, out_g, out_c, out_f))
 
 
-def _greedy(problem: Problem, gain: np.ndarray, need: float) -> tuple[np.ndarray, float]:
+def _greedy(problem: Problem, gain: np.ndarray, need: float) -> tuple[np.ndarray, float, float]:
     """Levels meeting every feeder's expected target and then sum(gain) >= need, cheaply.
 
-    Returns the levels and the LP-relaxation cost (a lower bound for this knapsack)."""
+    Returns the levels, the LP-relaxation cost of that pass, and the LP-relaxation cost
+    without the feeder targets (a true lower bound for the knapsack)."""
     n = gain.shape[0]
     level = np.zeros(n, dtype=np.int64)
     buildings, levels, d_gain, d_cost, left = _hull_increments(gain, problem.cost, problem.allowed)
-    order = np.lexsort((levels, d_cost / d_gain))  # cheapest kW first; hull order per building
+    # Cheapest kW first (a building's hull steps come in increasing ratio; should two tie, the
+    # highest level taken still wins below).
+    order = np.argsort(d_cost / d_gain)
     buildings, levels, d_gain, d_cost, left = (
         buildings[order], levels[order], d_gain[order], d_cost[order], left[order],
     )  # fmt: skip
@@ -175,12 +178,19 @@ def _greedy(problem: Problem, gain: np.ndarray, need: float) -> tuple[np.ndarray
         expected_gain = problem.mean_kw[buildings, levels - 1] - np.where(
             left > 0, problem.mean_kw[buildings, np.maximum(left - 1, 0)], 0.0
         )
+        # Grouped by feeder (a stable sort keeps the cheapest-first order within each), each
+        # increment is taken while the feeder's kW before it is short of its target.
         feeder_of = problem.feeder[buildings]
-        for f in np.flatnonzero(targets > 0):
-            mask = feeder_of == f
-            cumulative = np.cumsum(expected_gain[mask])
-            count = int(np.searchsorted(cumulative, targets[f] - 1e-9)) + 1
-            taken[np.flatnonzero(mask)[:count]] = True
+        small = feeder_of.astype(np.int16) if targets.size < 2**15 else feeder_of  # radix sort
+        by_feeder = np.argsort(small, kind="stable")
+        feeder_of = feeder_of[by_feeder]
+        step = expected_gain[by_feeder]
+        cumulative = np.cumsum(step)
+        counts = np.bincount(feeder_of, minlength=targets.size)
+        group_end = np.cumsum(counts)  # cumulative index where each feeder's group ends
+        first = (group_end - counts)[feeder_of]
+        before = cumulative - step - np.where(first > 0, cumulative[np.maximum(first - 1, 0)], 0.0)
+        taken[by_feeder] = (targets[feeder_of] > 0) & (before < targets[feeder_of] - 1e-9)
     # Then the cheapest remaining increments until the linearised chance constraint holds.
     have = float(d_gain[taken].sum())
     rest = np.flatnonzero(~taken)
@@ -197,7 +207,19 @@ def _greedy(problem: Problem, gain: np.ndarray, need: float) -> tuple[np.ndarray
         bound = float(d_cost[taken].sum())
     # Apply increments in hull order: the highest level taken per building wins.
     np.maximum.at(level, buildings[taken], levels[taken])
-    return level, bound
+    return level, bound, _prefix_bound(d_gain, d_cost, need)
+
+
+def _prefix_bound(d_gain: np.ndarray, d_cost: np.ndarray, need: float) -> float:
+    """The LP relaxation's cost with no feeder target: increments cheapest first, the last one
+    fractionally."""
+    cumulative = np.cumsum(d_gain)
+    count = int(np.searchsorted(cumulative, need - 1e-9)) + 1
+    if count > d_gain.size:
+        return float(d_cost.sum())
+    before = cumulative[count - 2] if count >= 2 else 0.0
+    fraction = (need - before) / d_gain[count - 1] if d_gain[count - 1] > 0 else 1.0
+    return float(d_cost[:count].sum() - d_cost[count - 1] * (1 - min(max(fraction, 0.0), 1.0)))
 
 
 def _drop_redundant(
@@ -378,7 +400,7 @@ def solve_fast(problem: Problem, *, max_iterations: int = 20) -> Plan:
         beta = z / (2 * root)
         gain = problem.mean_kw - beta * problem.var_kw2
         need = problem.target_kw + z * root / 2  # T + z (sqrt(S) - S / (2 sqrt(S)))
-        level, bound = _greedy(problem, gain, need)
+        level, bound, relaxed_bound = _greedy(problem, gain, need)
         _, mean, new_variance = _evaluate(problem, level)
         if abs(new_variance - variance) <= 1e-4 * max(variance, 1.0):
             variance = new_variance
@@ -396,8 +418,7 @@ def solve_fast(problem: Problem, *, max_iterations: int = 20) -> Plan:
                 level = priced
     if (problem.feeder_target_kw > 0).any():
         # Without the feeder targets the greedy's LP cost is a true lower bound of the knapsack.
-        relaxed = replace(problem, feeder_target_kw=np.zeros_like(problem.feeder_target_kw))
-        bound = _greedy(relaxed, gain, need)[1]
+        bound = relaxed_bound
     plan = _summary(problem, level, bound, started, iterations, "fast")
     # The linearisation under-states sqrt at a larger S; top up if the true chance falls short.
     tries = 0
@@ -405,7 +426,7 @@ def solve_fast(problem: Problem, *, max_iterations: int = 20) -> Plan:
         tries += 1
         shortfall = problem.target_kw + z * plan.std_kw - plan.expected_kw
         gain = problem.mean_kw - (z / (2 * max(plan.std_kw, 1e-6))) * problem.var_kw2
-        level, bound = _greedy(
+        level, bound, _ = _greedy(
             problem, gain, problem.target_kw + z * plan.std_kw / 2 + shortfall * 1.05
         )
         plan = _summary(problem, level, bound, started, iterations + tries, "fast")
