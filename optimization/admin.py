@@ -3,6 +3,7 @@ from django.contrib import admin, messages
 from jobs.services import job_create
 
 from .models import DemandResponseEvent, EventTransition, OptimizationRun, Recommendation, SeasonRun
+from .pages import season_page
 from .services.events import (
     EventError,
     event_activate,
@@ -186,6 +187,13 @@ class SeasonRunAdmin(admin.ModelAdmin):
     @admin.display(description="data")
     def label(self, run):
         return "SIMULATED (synthetic utility)"
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        run = self.get_object(request, object_id) if object_id else None
+        page = season_page(run) if run is not None else None
+        return super().change_view(
+            request, object_id, form_url, {**(extra_context or {}), "season_page": page}
+        )
 
     @admin.display(description="peak cut %")
     def peak_cut(self, run):

@@ -214,6 +214,11 @@ class SeasonRun(models.Model):
     capacity_kw = models.FloatField()
     figures = models.JSONField(help_text="The compliance-aware plan against the two baselines.")
     strategies = models.JSONField(help_text="Per strategy: events, targets met, peak cut, cost.")
+    series = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Each day's system peak without and with each strategy, and each event.",
+    )
     job = models.ForeignKey(
         "jobs.JobRun", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

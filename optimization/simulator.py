@@ -301,7 +301,7 @@ class Season:
                 result.true_met += int(delivered.sum() >= target)
                 result.event_log.append(
                     {
-                        "day": day,
+                        "day": day - cfg.warmup_days,  # from the season's first day
                         "start_hour": start,
                         "end_hour": end,
                         "target_kw": target,

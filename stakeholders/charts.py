@@ -24,24 +24,60 @@ def line_chart(
 ) -> SafeString:
     """A line over `values` (None for gaps) with its min and max marked, and an optional
     horizontal reference line such as a capacity."""
-    points = [(i, v) for i, v in enumerate(values) if v is not None]
-    if len(points) < 2:
+    return lines_chart(
+        [("", values, colour)], title=title, unit=unit, labels=labels, width=width,
+        height=height, reference=reference,
+    )  # fmt: skip
+
+
+def lines_chart(
+    series: Sequence[tuple[str, Sequence[float | None], str]],
+    *,
+    title: str,
+    unit: str,
+    labels: tuple[str, str] = ("", ""),
+    width: int = 640,
+    height: int = 140,
+    reference: tuple[float, str] | None = None,
+) -> SafeString:
+    """Lines (label, values with None for gaps, colour) on one scale, with a legend where they
+    have labels, their min and max marked, and an optional horizontal reference line."""
+    drawn = [(name, [(i, v) for i, v in enumerate(values) if v is not None], colour, len(values))
+             for name, values, colour in series]  # fmt: skip
+    if not drawn or any(len(points) < 2 for _, points, _, _ in drawn):
         return format_html("<p>{}: not enough data to draw.</p>", title)
     pad_left, pad_bottom = 48, 18
     plot_w, plot_h = width - pad_left - 8, height - pad_bottom - 20
-    observed = [v for _, v in points]
+    observed = [v for _, points, _, _ in drawn for _, v in points]
     low = min(0.0, min(observed))
     high = max(observed + ([reference[0]] if reference else []))
-    xs = [pad_left + i / (len(values) - 1) * plot_w for i, _ in points]
-    ys = [20 + y for y in _scale(observed, low, high, plot_h)]
-    path = " ".join(f"{x:.1f},{y:.1f}" for x, y in zip(xs, ys, strict=True))
+    lines = []
+    for position, (name, points, colour, count) in enumerate(drawn):
+        xs = [pad_left + i / (count - 1) * plot_w for i, _ in points]
+        ys = [20 + y for y in _scale([v for _, v in points], low, high, plot_h)]
+        path = " ".join(f"{x:.1f},{y:.1f}" for x, y in zip(xs, ys, strict=True))
+        lines.append(
+            format_html(
+                '<polyline fill="none" stroke="{}" stroke-width="1.2" points="{}"/>', colour, path
+            )
+        )
+        if name:
+            lines.append(
+                format_html(
+                    '<text x="{}" y="{}" font-size="10" fill="{}" text-anchor="end">{}</text>',
+                    width - 8,
+                    12 + 11 * position,
+                    colour,
+                    name,
+                )  # fmt: skip
+            )
     ref_svg = ""
     if reference:
         ref_y = 20 + _scale([reference[0]], low, high, plot_h)[0]
         ref_svg = format_html(
             '<line x1="{}" x2="{}" y1="{}" y2="{}" stroke="#b91c1c" stroke-dasharray="4 3"/>'
-            '<text x="{}" y="{}" font-size="10" fill="#b91c1c" text-anchor="end">{}</text>',
-            pad_left, width - 8, f"{ref_y:.1f}", f"{ref_y:.1f}", width - 8, f"{ref_y - 3:.1f}",
+            '<text x="{}" y="{}" font-size="10" fill="#b91c1c">{}</text>',
+            pad_left, width - 8, f"{ref_y:.1f}", f"{ref_y:.1f}", pad_left + 4, f"{ref_y - 3:.1f}",
             reference[1],
         )  # fmt: skip
     return format_html(
@@ -50,8 +86,7 @@ def line_chart(
         '<text x="{}" y="12" font-size="12" font-weight="bold">{}</text>'
         '<text x="{}" y="{}" font-size="10" text-anchor="end">{} {}</text>'
         '<text x="{}" y="{}" font-size="10" text-anchor="end">{} {}</text>'
-        '<line x1="{}" x2="{}" y1="{}" y2="{}" stroke="#9ca3af"/>'
-        '<polyline fill="none" stroke="{}" stroke-width="1.2" points="{}"/>{}'
+        '<line x1="{}" x2="{}" y1="{}" y2="{}" stroke="#9ca3af"/>{}{}'
         '<text x="{}" y="{}" font-size="10">{}</text>'
         '<text x="{}" y="{}" font-size="10" text-anchor="end">{}</text></svg>',
         title, width, height, width, height,
@@ -59,7 +94,7 @@ def line_chart(
         pad_left - 4, 24, f"{high:,.1f}", unit,
         pad_left - 4, 20 + plot_h, f"{low:,.1f}", unit,
         pad_left, width - 8, 20 + plot_h, 20 + plot_h,
-        colour, path, ref_svg,
+        mark_safe("".join(lines)), ref_svg,
         pad_left, height - 4, labels[0],
         width - 8, height - 4, labels[1],
     )  # fmt: skip

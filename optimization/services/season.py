@@ -43,5 +43,25 @@ def season_simulate(
             }
             for name, result in results.items()
         },
+        series={
+            "daily_peak_without_kw": _rounded(results["compliance"].daily_peak_without_kw),
+            "daily_peak_kw": {
+                name: _rounded(result.daily_peak_with_kw) for name, result in results.items()
+            },
+            "events": {
+                name: [
+                    {
+                        key: round(value, 1) if isinstance(value, float) else value
+                        for key, value in row.items()
+                    }
+                    for row in result.event_log
+                ]
+                for name, result in results.items()
+            },
+        },  # fmt: skip
         job=job,
     )
+
+
+def _rounded(values) -> list[float]:
+    return [round(float(value), 1) for value in values]

@@ -67,3 +67,25 @@ def test_wrong_password_is_refused(browser_page, demo):
     page.fill("#id_password", "not-the-password")
     page.click("input[type=submit]")
     assert "Please enter the correct username and password" in page.inner_text(".errornote")
+
+
+def test_a_simulated_season_reads_as_a_page_with_its_chart(browser_page, demo):
+    from optimization.services.season import season_simulate
+
+    run = season_simulate(buildings=80)
+    page = browser_page
+    page.goto(f"{page.base_url}/admin/")
+    page.fill("#id_username", "admin")
+    page.fill("#id_password", "demo-pass-123")
+    page.click("input[type=submit]")
+    page.wait_for_selector("text=Program overview")
+    page.goto(f"{page.base_url}/admin/optimization/seasonrun/")
+    assert "SIMULATED" in page.inner_text("#result_list")
+    page.goto(f"{page.base_url}/admin/optimization/seasonrun/{run.pk}/change/")
+    season = page.locator("#season")
+    assert "SIMULATED" in season.inner_text()
+    chart = season.locator('svg[aria-label^="Each day\'s system peak"]')
+    assert chart.count() == 1
+    assert chart.locator("polyline").count() == 3  # without, ours, largest-first
+    assert chart.bounding_box()["width"] > 300  # drawn, not collapsed
+    shoot(page, "season")

@@ -29,3 +29,24 @@ def test_a_season_needs_a_sensible_size():
     with pytest.raises(ValueError, match="between 10 and 20,000 buildings"):
         season_simulate(buildings=5)
     assert not SeasonRun.objects.exists()
+
+
+def test_the_season_page_shows_the_strategies_the_peaks_and_each_event(client):
+    from tests.factories import UserFactory
+
+    run = season_simulate(buildings=80)
+    staff = UserFactory(is_staff=True, is_superuser=True)
+    client.force_login(staff)
+    page = client.get(f"/admin/optimization/seasonrun/{run.pk}/change/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "SIMULATED" in html
+    assert "compliance-aware (ours)" in html
+    assert "largest-first" in html
+    assert "<svg" in html
+    assert "system peak (simulated)" in html
+    # one row per event of ours, each with its target judged
+    events = run.series["events"]["compliance"]
+    assert len(events) == run.strategies["compliance"]["events"]
+    assert html.count(">met<") + html.count(">MISSED<") == len(events)
+    assert len(run.series["daily_peak_without_kw"]) == run.days
