@@ -21,7 +21,3 @@ INSTALLED_APPS = [*INSTALLED_APPS, "tests.jobs_testapp"]
 
 # Whitenoise serves from the finders here; the folder only has to exist.
 (VAR_DIR / "static").mkdir(parents=True, exist_ok=True)
-
-# No persistent connections: the live server's thread would otherwise still hold one when the
-# test database is dropped at the end of the session.
-DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405

@@ -28,7 +28,7 @@ def demo():
     return admin
 
 
-def test_staff_logs_in_and_sees_buildings_with_load_and_the_program(browser_page, demo):
+def test_staff_logs_in_and_sees_buildings_with_load_and_the_program(demo, browser_page):
     page = browser_page
     # given: the login page
     page.goto(f"{page.base_url}/admin/")
@@ -60,7 +60,7 @@ def test_staff_logs_in_and_sees_buildings_with_load_and_the_program(browser_page
     shoot(page, "program-overview")
 
 
-def test_wrong_password_is_refused(browser_page, demo):
+def test_wrong_password_is_refused(demo, browser_page):
     page = browser_page
     page.goto(f"{page.base_url}/admin/login/")
     page.fill("#id_username", "admin")
@@ -69,10 +69,18 @@ def test_wrong_password_is_refused(browser_page, demo):
     assert "Please enter the correct username and password" in page.inner_text(".errornote")
 
 
-def test_a_simulated_season_reads_as_a_page_with_its_chart(browser_page, demo):
+@pytest.fixture
+def season_run():
+    # Data fixtures come before browser_page in each test's arguments: ORM work done while
+    # Playwright's event loop runs opens a connection of its own, which outlived the test
+    # database (a teardown warning on PostgreSQL).
     from optimization.services.season import season_simulate
 
-    run = season_simulate(buildings=80)
+    return season_simulate(buildings=80)
+
+
+def test_a_simulated_season_reads_as_a_page_with_its_chart(season_run, demo, browser_page):
+    run = season_run
     page = browser_page
     page.goto(f"{page.base_url}/admin/")
     page.fill("#id_username", "admin")
