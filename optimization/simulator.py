@@ -178,8 +178,10 @@ class Season:
         self.curtailable_kw = FLEXIBLE_SHARE * afternoon
 
     def run(self, strategy: str) -> SeasonResult:
-        """strategy: "compliance" (ours), "blind" (one average compliance for everyone) or
-        "largest" (largest buildings first, deepest level)."""
+        """strategy: "compliance" (ours), "blind" (one average compliance for everyone),
+        "largest" (largest buildings first, deepest level), or "oracle": not a strategy but
+        the reference that plans with the hidden behaviour itself, to show what learning
+        could gain at most."""
         cfg, n = self.config, self.load.shape[0]
         rng = np.random.default_rng(self.seed + 1)  # the same draws for every strategy
         forecast_rng = np.random.default_rng(self.seed + 2)
@@ -248,6 +250,8 @@ class Season:
                         model, rows, believed.ravel(), DELIVERY_SHARE
                     ).reshape(n, depths.size)
                     planned = np.clip(share / DELIVERY_SHARE, 0.0, 1.0)
+                elif strategy == "oracle":
+                    believed, planned = self._hidden_truth(rows, n, depths.size)
                 else:
                     believed = planned = np.full((n, depths.size), self._blind_rate(history))
                 cold_start = model is None if strategy == "compliance" else not history
@@ -374,6 +378,19 @@ class Season:
         usual = actual[:, max(day - 14, 0) : day, start:end].mean(axis=(1, 2))
         return residuals.relative_sd * usual / np.sqrt(end - start)
 
+    def _hidden_truth(self, rows: compliance.Events, n: int, k: int):
+        """The reference, not a strategy: each ask's true P(complies) and expected delivered
+        share, read from the hidden behaviour. It bounds what learning could gain."""
+        cfg, behavior = self.config, self.behavior
+        p = true_compliance(
+            np.repeat(self.reliability, k), rows.events_30d, rows.depth_pct, rows.temperature_c,
+            cfg.incentive_usd_per_kwh, cfg.notice_h, behavior,
+        ).reshape(n, k)  # fmt: skip
+        share = p * np.mean(behavior.delivery_if_complying) + (1 - p) * np.mean(
+            behavior.delivery_if_not
+        )
+        return p, np.clip(share / DELIVERY_SHARE, 0.0, 1.0)
+
     @staticmethod
     def _population_share(history: list[compliance.Events]) -> float:
         """The verified share of the ask delivered over all asks so far (the prior's before)."""
@@ -495,6 +512,7 @@ SEASON_FIRST_DAY = 242  # the last 122 days of the CityLearn year: April to July
 SEASON_FEEDERS = 20
 WORST_DAY_CUT = 0.06
 STRATEGIES = ("compliance", "blind", "largest")
+REFERENCE = "oracle"
 
 
 def citylearn_season(

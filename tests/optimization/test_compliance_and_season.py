@@ -169,3 +169,11 @@ def test_every_strategy_learns_only_from_what_was_verified():
     verified = np.concatenate(result.outcomes)
     complied = np.concatenate(result.true_outcomes)
     assert (verified != complied).any()  # the meters' noise is real
+
+
+def test_the_reference_plans_with_the_hidden_behaviour_and_expects_what_is_delivered():
+    result = small_season(seed=1).run("oracle")
+    assert result.events > 0
+    expected = sum(row["expected_kw"] for row in result.event_log)
+    delivered = sum(row["delivered_kw"] for row in result.event_log)
+    assert expected == pytest.approx(delivered, rel=0.1)
