@@ -91,8 +91,9 @@ class SeasonConfig:
     # Each event's plan may miss its target with this probability.
     eps: float = 0.05
     # The grid's side: events are called, and their targets set, on this quantile of the
-    # system forecast.
-    trigger_quantile: float = 0.95
+    # system forecast (at 0.95 targets grow by another 1 % of load, and heat-wave events ask
+    # for more than the fatigued fleet can deliver: 8 seasons met 94.3 % against 96.9 %).
+    trigger_quantile: float = 0.90
     incentive_usd_per_kwh: float = 0.5
     reservation_share: float = 0.2  # paid per kWh asked, as a share of the incentive rate
     high_pct: float = 90.0
