@@ -24,34 +24,34 @@ class ServiceWrittenAdmin(admin.ModelAdmin):
         return False
 
 
-class OptimizationRunInline(admin.TabularInline):
-    model = OptimizationRun
+class ReadOnlyInline(admin.TabularInline):
+    """What services wrote about an event, shown under it: nothing added, edited or deleted."""
+
     extra = 0
+    can_delete = False
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class OptimizationRunInline(ReadOnlyInline):
+    model = OptimizationRun
     fields = (
         "created_at", "solver", "candidates", "selected", "feasible", "objective_usd", "gap_pct",
         "p_target_met", "expected_kw", "p10_kw", "solve_s", "peak_mb",
     )  # fmt: skip
-    readonly_fields = fields
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
-class EventTransitionInline(admin.TabularInline):
+class EventTransitionInline(ReadOnlyInline):
     model = EventTransition
-    extra = 0
     fields = ("at", "from_status", "to_status", "by", "note")
-    readonly_fields = fields
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
-class RecommendationInline(admin.TabularInline):
+class RecommendationInline(ReadOnlyInline):
     model = Recommendation
-    extra = 0
     fields = (
         "building",
         "status",
@@ -63,12 +63,7 @@ class RecommendationInline(admin.TabularInline):
         "delivered_kw",
         "complied",
     )
-    readonly_fields = fields
-    can_delete = False
     show_change_link = True
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(DemandResponseEvent)

@@ -150,13 +150,11 @@ class Season:
         feeder: np.ndarray,
         *,
         capacity_kw: float,
-        weekend: np.ndarray | None = None,
         config: SeasonConfig = SeasonConfig(),
         behavior: BehaviorParams = BehaviorParams(),
         seed: int = 0,
     ) -> None:
         self.load, self.temperature = load, temperature
-        self.weekend = np.zeros(load.shape[1], dtype=bool) if weekend is None else weekend
         self.building_type, self.feeder = building_type, feeder
         self.capacity_kw, self.config, self.behavior = capacity_kw, config, behavior
         self.seed = seed
@@ -538,12 +536,11 @@ def citylearn_season(
     )
     temperature = data.temperature_c[first_hour : first_hour + days * 24].reshape(days, 24)
     first = citylearn.START.date() + timedelta(days=1 + SEASON_FIRST_DAY - warmup)
-    weekend = np.array([(first + timedelta(days=d)).weekday() >= 5 for d in range(days)])
     capacity = float(loads.sum(axis=0).max(axis=1)[warmup:].max()) / (1 + WORST_DAY_CUT) / 0.90
     rng = np.random.default_rng(seed)
     season = Season(
         loads, temperature, types, rng.integers(0, SEASON_FEEDERS, size=buildings),
-        capacity_kw=capacity, weekend=weekend, seed=seed, config=config,
+        capacity_kw=capacity, seed=seed, config=config,
     )  # fmt: skip
     return season, {
         "capacity_kw": capacity,
