@@ -35,6 +35,12 @@ from optimization.simulator import (  # noqa: E402
 )
 
 FIRST_SEED = 3
+# Largest-first meets fewer targets than it plans for (it asks the same large buildings until
+# they tire). For a comparison at equal reliability it is also run with a smaller allowed risk
+# per plan, each of these, and the loosest that met >= 95 % of targets over all seasons is
+# shown: tuned with hindsight, which favours the baseline.
+STRICTER_EPS = (0.03, 0.02, 0.01, 0.005, 0.002, 0.001, 0.0005, 0.0002, 0.0001)
+RELIABLE_SHARE = 0.95
 LABELS = {
     "compliance": "compliance-aware (ours)",
     "blind": "compliance-blind",
@@ -72,6 +78,8 @@ def main() -> None:
             started = time.perf_counter()
             results[strategy] = season.run(strategy)
             seconds[strategy] += time.perf_counter() - started
+        for eps in STRICTER_EPS:
+            results[("largest", eps)] = season.run("largest", eps=eps)
         seasons.append(results)
         print(
             f"  seed {seed}: {info['days']} days from {info['first_day']}, capacity "
@@ -80,6 +88,7 @@ def main() -> None:
                 f"{name} {r.targets_met}/{r.events} met, {r.peak_reduction_pct:.2f} %, "
                 f"${r.cost_usd:,.0f}"
                 for name, r in results.items()
+                if name in runs
             )
         )
     figures = season_figures(seasons)
@@ -97,6 +106,24 @@ def main() -> None:
             f"{min(r.peak_reduction_pct for r in results):>14.2f}%"
             f"{sum(r.cost_usd for r in results):>12,.0f}"
             f"{sum(r.delivered_kwh for r in results) / 1000:>8.1f}{seconds[name]:>7.1f}"
+        )
+    reliable = _largest_at_equal_reliability(seasons)
+    if reliable is None:
+        print(f"largest-first met < {RELIABLE_SHARE:.0%} of targets even at eps {STRICTER_EPS[-1]}")
+    else:
+        eps, results = reliable
+        events = sum(r.events for r in results)
+        print(
+            f"{'largest-first, eps ' + str(eps):<30}{events:>7}"
+            f"{sum(r.targets_met for r in results) / events:>11.1%}"
+            f"{sum(r.true_met for r in results) / events:>11.1%}"
+            f"{min(r.peak_reduction_pct for r in results):>14.2f}%"
+            f"{sum(r.cost_usd for r in results):>12,.0f}"
+            f"{sum(r.delivered_kwh for r in results) / 1000:>8.1f}"
+        )
+        print(
+            f"  (largest-first at equal reliability: the loosest eps of {STRICTER_EPS} with "
+            f">= {RELIABLE_SHARE:.0%} of targets met over all seasons, chosen with hindsight)"
         )
     print(
         "The reference plans with the simulator's hidden behaviour (no program can): the gap "
@@ -116,7 +143,23 @@ def main() -> None:
     for key in ("true_target_met_share", "compliance_truth_auc", "compliance_truth_brier"):
         figures.pop(key)
     figures["cost_reference"] = round(sum(season[REFERENCE].cost_usd for season in seasons), 2)
+    if reliable is not None:
+        figures["cost_largest_first_equal_reliability"] = round(
+            sum(r.cost_usd for r in reliable[1]), 2
+        )
+        figures["largest_first_equal_reliability_eps"] = reliable[0]
     print(json.dumps({"buildings": buildings, **figures}))
+
+
+def _largest_at_equal_reliability(seasons):
+    """(eps, results) of the loosest stricter eps at which largest-first met RELIABLE_SHARE of
+    its targets (verified) over all seasons; None if none did."""
+    for eps in STRICTER_EPS:
+        results = [season[("largest", eps)] for season in seasons]
+        events = sum(r.events for r in results)
+        if events and sum(r.targets_met for r in results) >= RELIABLE_SHARE * events:
+            return eps, results
+    return None
 
 
 if __name__ == "__main__":

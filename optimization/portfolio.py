@@ -24,19 +24,27 @@ class TrackRecord:
     """How past plans' expected kW compared with what was verified: `bias` is the mean of
     verified / expected - 1 (a plan's expectations are multiplied by 1 + bias), and
     `systematic_share` the spread around it, the Problem's common error. Both shrunk towards
-    no bias and SYSTEMATIC_SHARE_PRIOR with the weight of `prior_weight` events."""
+    no bias and SYSTEMATIC_SHARE_PRIOR with the weight of `prior_weight` events. Where each
+    plan's own sd is given (`independent_sd_kw`: its buildings' compliance and baselines,
+    which the Problem's variance already holds), only the spread beyond it counts as common:
+    counted twice, a concentrated plan's baseline error would widen every later margin."""
 
     bias: float = 0.0
     systematic_share: float = SYSTEMATIC_SHARE_PRIOR
     events: int = 0
 
 
-def track_record(expected_kw, verified_kw, *, prior_weight: float = 2.0) -> TrackRecord:
+def track_record(
+    expected_kw, verified_kw, independent_sd_kw=None, *, prior_weight: float = 2.0
+) -> TrackRecord:
     expected, verified = np.asarray(expected_kw, float), np.asarray(verified_kw, float)
     ok = expected > 0
     errors = verified[ok] / expected[ok] - 1.0
     bias = float(errors.sum() / (prior_weight + errors.size))
-    spread = prior_weight * SYSTEMATIC_SHARE_PRIOR**2 + float(np.sum((errors - bias) ** 2))
+    excess = float(np.sum((errors - bias) ** 2))
+    if independent_sd_kw is not None:
+        excess -= float(np.sum((np.asarray(independent_sd_kw, float)[ok] / expected[ok]) ** 2))
+    spread = prior_weight * SYSTEMATIC_SHARE_PRIOR**2 + max(excess, 0.0)
     return TrackRecord(bias, float(np.sqrt(spread / (prior_weight + errors.size))), errors.size)
 
 

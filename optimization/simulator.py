@@ -176,12 +176,13 @@ class Season:
         afternoon = load[:, peak_days, 14:20].reshape(len(load), -1).mean(axis=1)
         self.curtailable_kw = FLEXIBLE_SHARE * afternoon
 
-    def run(self, strategy: str) -> SeasonResult:
+    def run(self, strategy: str, *, eps: float | None = None) -> SeasonResult:
         """strategy: "compliance" (ours), "blind" (one average compliance for everyone),
         "largest" (largest buildings first, deepest level), or "oracle": not a strategy but
         the reference that plans with the hidden behaviour itself, to show what learning
-        could gain at most."""
+        could gain at most. eps: each plan's allowed risk of a miss, if not the config's."""
         cfg, n = self.config, self.load.shape[0]
+        eps = cfg.eps if eps is None else eps
         rng = np.random.default_rng(self.seed + 1)  # the same draws for every strategy
         forecast_rng = np.random.default_rng(self.seed + 2)
         days = self.load.shape[1]
@@ -193,7 +194,8 @@ class Season:
         history: list[compliance.Events] = []
         residuals = _Residuals(n)
         model, trained_on = None, 0
-        planned_verified: tuple[list, list] = ([], [])  # each event's expected and verified kW
+        # Each event's expected kW, verified kW and the sd its plan knew of (independent parts).
+        planned_verified: tuple[list, list, list] = ([], [], [])
         depths = np.array(DEPTH_LEVELS_PCT)
         result = SeasonResult(strategy, 0, 0, float(self.load.sum(axis=0).max()), 0.0, 0.0, 0.0)
         for day in range(cfg.warmup_days, days):
@@ -258,8 +260,8 @@ class Season:
                 # Expectations corrected by how past plans fared, their spread kept as a risk.
                 record = track_record(*planned_verified)
                 planned = np.clip(planned * (1 + record.bias), 0.0, 1.0)
-                level = self._select(
-                    strategy, planned, available, target, end - start, noise_sd, record
+                level, plan_sd = self._select(
+                    strategy, planned, available, target, end - start, noise_sd, record, eps
                 )
                 asked = np.flatnonzero(level)
             if asked.size:
@@ -323,6 +325,7 @@ class Season:
                 if not cold_start:  # the record judges what was learnt, not the first guess
                     planned_verified[0].append(result.event_log[-1]["expected_kw"])
                     planned_verified[1].append(verified_kw)
+                    planned_verified[2].append(plan_sd)
             quiet = np.ones(n, dtype=bool)
             quiet[asked] = False
             residuals.add(np.flatnonzero(quiet), forecast[quiet, 12:20], actual[quiet, day, 12:20])
@@ -418,7 +421,7 @@ class Season:
                 end += 1
         return start, end
 
-    def _select(self, strategy, believed, available, target, hours, noise_sd, record) -> np.ndarray:
+    def _select(self, strategy, believed, available, target, hours, noise_sd, record, eps):
         cfg = self.config
         n = believed.shape[0]
         candidates = Candidates(
@@ -430,14 +433,15 @@ class Season:
             available=available,
         )
         problem = build_problem(
-            candidates, target_kw=target, eps=cfg.eps, duration_h=hours,
+            candidates, target_kw=target, eps=eps, duration_h=hours,
             incentive_usd_per_kwh=cfg.incentive_usd_per_kwh,
             feeder_target_kw=np.zeros(int(self.feeder.max()) + 1),
             systematic_share=record.systematic_share,
             reservation_usd_per_kwh=cfg.incentive_usd_per_kwh * cfg.reservation_share,
         )  # fmt: skip
-        if strategy in ("compliance", "blind"):
-            return solve_fast(problem).level
+        if strategy != "largest":  # ours, blind, and the reference: the optimizer
+            level = solve_fast(problem).level
+            return level, self._independent_sd(problem, level)
         # Largest first: the biggest buildings at the deepest level until the (average-based)
         # chance constraint holds.
         level = np.zeros(n, dtype=np.int64)
@@ -451,7 +455,13 @@ class Season:
         enough = np.flatnonzero(mean - problem.z * std >= target)
         count = int(enough[0]) + 1 if enough.size else order.size
         level[order[:count]] = deepest
-        return level
+        return level, self._independent_sd(problem, level)
+
+    @staticmethod
+    def _independent_sd(problem, level) -> float:
+        """The plan's sd from its buildings' own uncertainties (compliance, baselines)."""
+        rows = np.flatnonzero(level)
+        return float(np.sqrt(problem.var_kw2[rows, level[rows] - 1].sum()))
 
     @staticmethod
     def _rows(rows: compliance.Events, asked, level, depths) -> compliance.Events:

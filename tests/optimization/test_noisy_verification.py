@@ -85,17 +85,25 @@ def test_metrics_judge_the_probability_of_being_verified_as_complied():
     assert seen.mean() == pytest.approx(rows.complied.mean(), abs=0.02)
 
 
-def test_the_response_model_puts_predictions_on_the_scale_of_delivered_kw():
-    # given: a model whose P(complies) varies, and verified shares that follow 0.1 + 0.8 p,
-    # each measured with an error of half the ask
+def shares_that_follow_the_line(events: int) -> tuple[compliance.Events, np.ndarray, object]:
+    """6,000 asks over `events` events, a model whose P(complies) varies, and verified shares
+    that follow 0.1 + 0.8 p, each measured with an error of half the ask."""
     rows, _ = asks(6_000, 6)
     rng = np.random.default_rng(7)
+    rows.start_hour = 12.0 + rng.integers(0, events, len(rows.depth_pct))  # one hour per event
     rows.past_asked = rng.integers(0, 10, len(rows.depth_pct)).astype(float)
     rows.past_complied = np.round(rows.past_asked * rng.uniform(0, 1, len(rows.depth_pct)))
     model = compliance.priors_only(rows)
     p = compliance.predict(model, rows)
     rows.delivered_share = 0.1 + 0.8 * p + rng.normal(0, 0.5, len(p))
     rows.delivered_share_sd = np.full(len(p), 0.5)
+    return rows, p, model
+
+
+def test_the_response_model_puts_predictions_on_the_scale_of_delivered_kw():
+    # given: verified shares on the line 0.1 + 0.8 p, from twenty events
+    rows, p, model = shares_that_follow_the_line(20)
+    assert compliance.event_count(rows) == 20
     # when
     model.response = compliance.fit_response(model, rows)
     # then: it gives back the line, where the data was
@@ -106,6 +114,19 @@ def test_the_response_model_puts_predictions_on_the_scale_of_delivered_kw():
     np.testing.assert_allclose(compliance.expected_share(again, rows, p, default=0.9), expected)
     # without verified kW there is no response model: P(complies) x the default share
     assert compliance.expected_share(None, rows, p, default=0.9) == pytest.approx(0.9 * p)
+
+
+def test_one_events_slopes_are_held_towards_none_its_level_is_kept():
+    # given: the same line, all from one event (whose plan chose who got which depth)
+    rows, p, model = shares_that_follow_the_line(1)
+    # when
+    model.response = compliance.fit_response(model, rows)
+    expected = compliance.expected_share(model, rows, p, default=0.9)
+    # then: the slope on P(complies) is about halved (a prior worth one event's data), the
+    # level is what was verified
+    slope = np.polyfit(p, expected, 1)[0]
+    assert 0.25 < slope < 0.6
+    assert expected.mean() == pytest.approx(rows.delivered_share.mean(), abs=0.01)
 
 
 def test_a_building_seen_once_stays_near_everyone_seen_often_speaks_for_itself():
@@ -148,6 +169,13 @@ def test_the_track_record_corrects_a_bias_and_keeps_the_spread_as_risk():
     wild = track_record([100.0] * 8, [80.0, 120.0] * 4)
     assert wild.bias == pytest.approx(0.0)
     assert wild.systematic_share > 0.15
+    # the same misses, where each plan already knew of an sd of 20 % (its buildings' own
+    # compliance and baselines): none of the spread is common, only the prior's remains
+    known = track_record([100.0] * 8, [80.0, 120.0] * 4, [20.0] * 8)
+    assert known.systematic_share == pytest.approx(SYSTEMATIC_SHARE_PRIOR * np.sqrt(2 / 10))
+    # half of it known: the other part is common
+    half = track_record([100.0] * 8, [80.0, 120.0] * 4, [np.sqrt(200.0)] * 8)
+    assert half.systematic_share == pytest.approx(np.sqrt((2 * 0.01 + 8 * 0.02) / 10))
 
 
 def test_a_common_error_is_planned_for_and_reported():
