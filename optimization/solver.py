@@ -27,7 +27,7 @@ Both report the exact P(target met) of the plan they return under the normal app
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import optimize, sparse, special
@@ -42,8 +42,9 @@ class Problem:
     feeder_target_kw: (n_feeders,) expected kW each feeder must shed (0 where none).
 
     With a systematic share s, the plan's variance is sum var_i + (s sum mu_i)^2; the solver
-    meets it through the target T / (1 - z s) with the buildings' variances alone, which is
-    enough (sqrt(a + b) <= sqrt(a) + sqrt(b)).
+    linearises the whole chance constraint, the common error included (meeting it through the
+    target T / (1 - z s) instead, which sqrt(a + b) <= sqrt(a) + sqrt(b) allows, asked for
+    some 4 % more kW than needed in the season benchmark).
     """
 
     mean_kw: np.ndarray
@@ -372,40 +373,30 @@ def _price_search(
 def solve_fast(problem: Problem, *, max_iterations: int = 20) -> Plan:
     """The structured solver: linearise the chance constraint, solve the knapsack greedily,
     repeat until the portfolio's variance settles."""
-    if problem.systematic_share > 0:
-        shrink = 1.0 - problem.z * problem.systematic_share
-        inner = replace(
-            problem,
-            target_kw=problem.target_kw / shrink if shrink > 0 else np.inf,
-            systematic_share=0.0,
-        )
-        plan = solve_fast(inner, max_iterations=max_iterations)
-        return replace(
-            _summary(problem, plan.level, plan.bound, time.perf_counter() - plan.solve_s,
-                     plan.iterations, plan.solver),
-            solve_s=plan.solve_s,
-        )  # fmt: skip
     started = time.perf_counter()
-    z = problem.z
-    # Start from the variance of asking everyone at their cheapest level per kW.
+    z, share = problem.z, problem.systematic_share
+    if z * share >= 1.0:  # the common error alone makes the target out of reach
+        return _out_of_reach(problem, None, 0.0, started, 0)
+    # Start from the variance of asking everyone at their cheapest level per kW, and from the
+    # expectation that a common error of share s would need on its own.
     best = problem.mean_kw / np.maximum(problem.cost, 1e-9)
     seed = np.where(problem.allowed, best, -np.inf).argmax(axis=1)
     variance = float(problem.var_kw2[np.arange(problem.mean_kw.shape[0]), seed].sum()) * 0.05 + 1e-6
+    mean = problem.target_kw / (1.0 - z * share)
     level = np.zeros(problem.mean_kw.shape[0], dtype=np.int64)
     bound = 0.0
     iterations = 0
     for iteration in range(1, max_iterations + 1):
         iterations = iteration
-        root = np.sqrt(variance)
-        beta = z / (2 * root)
-        gain = problem.mean_kw - beta * problem.var_kw2
-        need = problem.target_kw + z * root / 2  # T + z (sqrt(S) - S / (2 sqrt(S)))
+        gain, need = _linearised(problem, mean, variance)
         level, bound, relaxed_bound = _greedy(problem, gain, need)
-        _, mean, new_variance = _evaluate(problem, level)
-        if abs(new_variance - variance) <= 1e-4 * max(variance, 1.0):
-            variance = new_variance
+        _, new_mean, new_variance = _evaluate(problem, level)
+        settled = abs(new_variance - variance) <= 1e-4 * max(variance, 1.0) and (
+            share == 0 or abs(new_mean - mean) <= 1e-4 * max(mean, 1.0)
+        )
+        mean, variance = new_mean, max(new_variance, 1e-6)
+        if settled:
             break
-        variance = max(new_variance, 1e-6)
     level = _drop_redundant(problem, gain, level, need)
     if (problem.feeder_target_kw > 0).any():
         # Feeder targets make the greedy's two passes disagree; a priced plan weighs both at once.
@@ -425,20 +416,37 @@ def solve_fast(problem: Problem, *, max_iterations: int = 20) -> Plan:
     while not plan.feasible and tries < 5:
         tries += 1
         shortfall = problem.target_kw + z * plan.std_kw - plan.expected_kw
-        gain = problem.mean_kw - (z / (2 * max(plan.std_kw, 1e-6))) * problem.var_kw2
-        level, bound, _ = _greedy(
-            problem, gain, problem.target_kw + z * plan.std_kw / 2 + shortfall * 1.05
-        )
+        own = max(plan.std_kw**2 - (share * plan.expected_kw) ** 2, 1e-12)
+        gain, need = _linearised(problem, plan.expected_kw, own)
+        level, bound, _ = _greedy(problem, gain, need + shortfall * 1.05)
         plan = _summary(problem, level, bound, started, iterations + tries, "fast")
     if not plan.feasible:
-        # Out of reach: the best plan is the one most likely to get there, and below the target
-        # every expected kW helps more than its spread hurts, so everyone goes as deep as allowed.
-        usable = problem.allowed & (problem.mean_kw > 0)
-        deepest = np.where(usable, problem.mean_kw, -np.inf).argmax(axis=1)
-        widest = np.where(usable.any(axis=1), deepest + 1, 0)
-        alternative = _summary(problem, widest, bound, started, iterations + tries, "fast")
-        if alternative.p_target_met > plan.p_target_met:
-            plan = alternative
+        plan = _out_of_reach(problem, plan, bound, started, iterations + tries)
+    return plan
+
+
+def _linearised(problem: Problem, mean: float, variance: float) -> tuple[np.ndarray, float]:
+    """Each level's gain and the need of the knapsack that stands for the chance constraint
+    mean - z sqrt(variance + (s mean)^2) >= T, linearised at the current plan's mean and
+    variance: gain = mu - beta var, need >= sum of gains. With s = 0 it is the familiar
+    mu - z var / (2 sqrt(S)) >= T + z sqrt(S) / 2."""
+    z, share = problem.z, problem.systematic_share
+    root = np.sqrt(variance + (share * mean) ** 2)
+    slope = 1.0 - z * share**2 * mean / root  # d(mean - z root) / d(mean), > 0 while z s < 1
+    beta = z / (2 * root * slope)
+    need = (problem.target_kw + z * variance / (2 * root)) / slope
+    return problem.mean_kw - beta * problem.var_kw2, need
+
+
+def _out_of_reach(problem: Problem, plan: Plan | None, bound, started, iterations) -> Plan:
+    """Out of reach: the best plan is the one most likely to get there, and below the target
+    every expected kW helps more than its spread hurts, so everyone goes as deep as allowed."""
+    usable = problem.allowed & (problem.mean_kw > 0)
+    deepest = np.where(usable, problem.mean_kw, -np.inf).argmax(axis=1)
+    widest = np.where(usable.any(axis=1), deepest + 1, 0)
+    alternative = _summary(problem, widest, bound, started, iterations, "fast")
+    if plan is None or alternative.p_target_met > plan.p_target_met:
+        return alternative
     return plan
 
 

@@ -193,3 +193,10 @@ def test_a_common_error_is_planned_for_and_reported():
     assert careful.std_kw > 0.08 * careful.expected_kw
     assert careful.expected_kw > plain.expected_kw * 1.1
     assert careful.objective > plain.objective
+    # and no more than it needs: the common error is in the linearised constraint itself, so
+    # the plan sits at 95 % (through the target T / (1 - z s) it sat at 98 %)
+    assert careful.p_target_met < 0.955
+    # a common error that alone rules the target out gives the best plan, marked infeasible
+    hopeless = solve_fast(build_problem(candidates, systematic_share=0.7, **common))
+    assert not hopeless.feasible
+    assert hopeless.p_target_met < 0.95
