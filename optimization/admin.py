@@ -61,6 +61,8 @@ class RecommendationInline(ReadOnlyInline):
         "expected_kw",
         "incentive_usd",
         "delivered_kw",
+        "baseline_sd_kw",
+        "delivered_vs_forecast_kw",
         "complied",
     )
     show_change_link = True

@@ -50,6 +50,10 @@ class DemandResponseEvent(models.Model):
     p10_kw = models.FloatField(null=True, blank=True)
     delivered_kw = models.FloatField(null=True, blank=True)
     target_met = models.BooleanField(null=True, blank=True)
+    forecast_correction = models.FloatField(
+        null=True, blank=True,
+        help_text="Actual / forecast load of what the event did not touch (the comparison group).",
+    )  # fmt: skip
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -137,10 +141,18 @@ class Recommendation(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     decline_reason = models.CharField(max_length=300, blank=True)
-    # Measurement and verification.
+    # Measurement and verification: the X-of-Y baseline settles; the forecast counterfactual
+    # (corrected for the day's shared error by a comparison group) is kept beside it.
     baseline_kw = models.FloatField(null=True, blank=True)
+    baseline_sd_kw = models.FloatField(
+        null=True, blank=True, help_text="How far the baseline is likely off (one sd, kW)."
+    )
     delivered_kw = models.FloatField(null=True, blank=True)
     complied = models.BooleanField(null=True, blank=True)
+    forecast_baseline_kw = models.FloatField(
+        null=True, blank=True, help_text="The forecast counterfactual over the window."
+    )
+    delivered_vs_forecast_kw = models.FloatField(null=True, blank=True)
     features = models.JSONField(
         default=dict, help_text="What the compliance model saw when it predicted (kept to learn)."
     )

@@ -103,6 +103,43 @@ def comparison_ratio(
     return float(np.clip(1.0 / shared, 1 - ADJUST_CAP, 1 + ADJUST_CAP))
 
 
+def forecast_correction(
+    forecast: np.ndarray,
+    actual: np.ndarray,
+    asked: np.ndarray,
+    start_h: int,
+    end_h: int,
+    weight: np.ndarray | None = None,
+) -> float:
+    """The factor that takes the day's shared error out of every building's day-ahead forecast
+    (comparison_ratio), read from what the event did not touch: each building's
+    COMPARISON_HOURS before the event (ending ADJUST_GAP_H before it), and the window itself
+    of the buildings not asked. forecast, actual: (n, 24) kW of the day; asked: (n,) bool."""
+    forecast, actual = np.asarray(forecast, float), np.asarray(actual, float)
+    control = ~np.asarray(asked, bool)
+    end_before = max(start_h - ADJUST_GAP_H, 1)
+    before = slice(max(end_before - COMPARISON_HOURS, 0), end_before)
+    return comparison_ratio(
+        forecast[:, before].sum(axis=1) + forecast[:, start_h:end_h].sum(axis=1) * control,
+        actual[:, before].sum(axis=1) + actual[:, start_h:end_h].sum(axis=1) * control,
+        weight=weight,
+    )
+
+
+def baseline_error_sd(
+    history: np.ndarray, eligible: np.ndarray, start_h: int, end_h: int, *, y: int = 10
+) -> float | None:
+    """How far the X-of-Y baseline of the window is likely off (kW, one sd): the building's own
+    day-to-day spread of the window's load over the last `y` eligible days, which the event
+    day shares, plus the error of their mean. None with fewer than two such days. The day-of
+    adjustment takes some of it out, so this errs on the side of caution."""
+    days = np.flatnonzero(eligible)[-y:]
+    if days.size < 2:
+        return None
+    window = history[days][:, start_h:end_h].mean(axis=1)
+    return float(np.std(window, ddof=1) * np.sqrt(1.0 + 1.0 / days.size))
+
+
 @dataclass(frozen=True)
 class Verification:
     baseline_kw: float  # mean over the window

@@ -358,16 +358,13 @@ class Season:
         forecast, corrected for the day's shared forecast error by the buildings not asked (a
         comparison group), or by the hours before the event when nearly everyone was asked.
         Returns the event's verified kW and each building's measured kW."""
-        n = forecast.shape[0]
-        control = np.ones(n, dtype=bool)
-        control[asked] = False
-        window_forecast, window_actual = forecast[:, start:end], actual[:, day, start:end]
-        before = slice(max(start - 1 - mv.COMPARISON_HOURS, 0), max(start - 1, 1))
-        ratio = mv.comparison_ratio(
-            forecast[:, before].sum(axis=1) + window_forecast.sum(axis=1) * control,
-            actual[:, day, before].sum(axis=1) + window_actual.sum(axis=1) * control,
+        asked_mask = np.zeros(forecast.shape[0], dtype=bool)
+        asked_mask[asked] = True
+        ratio = mv.forecast_correction(
+            forecast, actual[:, day], asked_mask, start, end,
             weight=1.0 / np.maximum(relative_sd, 1e-3) ** 2,
-        )
+        )  # fmt: skip
+        window_forecast, window_actual = forecast[:, start:end], actual[:, day, start:end]
         baseline = window_forecast[asked] * ratio
         measured = (baseline - window_actual[asked]).mean(axis=1)
         return float(measured.sum()), measured

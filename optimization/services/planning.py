@@ -109,22 +109,24 @@ def event_features(
 
 def _verified_shares(*, utility, before: datetime) -> dict:
     """Each building's verified share of the kW asked in the utility's events before `before`,
+    weighted by each measurement's precision (its baseline's likely error, where kept) and
     shrunk towards everyone's (compliance.shrunk_share); key None: everyone's, or the prior's
     when nothing has been verified yet."""
     rows = list(
         Recommendation.objects.filter(
             event__utility=utility, event__starts_at__lt=before, delivered_kw__isnull=False,
             requested_kw__gt=0,
-        ).values_list("building_id", "delivered_kw", "requested_kw")
+        ).values_list("building_id", "delivered_kw", "requested_kw", "baseline_sd_kw")
     )  # fmt: skip
-    weight = float(compliance.share_weight(np.zeros(1))[0])  # no error known for a meter baseline
     prior = DELIVERY_SHARE * compliance.PRIOR_A / (compliance.PRIOR_A + compliance.PRIOR_B)
-    population = float(np.mean([d / r for _, d, r in rows])) if rows else prior
+    share = np.array([d / r for _, d, r, _ in rows])
+    weight = compliance.share_weight(np.array([(sd or 0.0) / r for _, _, r, sd in rows]))
+    population = float(np.average(share, weights=weight)) if rows else prior
     totals: dict[int, list[float]] = {}
-    for building_id, delivered, requested in rows:
+    for (building_id, *_), one, w in zip(rows, share, weight, strict=True):
         total = totals.setdefault(building_id, [0.0, 0.0])
-        total[0] += weight * delivered / requested
-        total[1] += weight
+        total[0] += w * one
+        total[1] += w
     shares = {
         building_id: float(compliance.shrunk_share(total[0], total[1], population))
         for building_id, total in totals.items()

@@ -15,6 +15,7 @@ from forecasting.services.windows import readings_window
 
 from .. import mv
 from ..models import DemandResponseEvent, EventStatus, Recommendation
+from ..portfolio import DELIVERY_SHARE
 from .events import EventError, event_transition
 from .planning import ACTIVE_ANSWERS, _local_window
 
@@ -23,7 +24,12 @@ HISTORY_DAYS = 20
 
 def event_verify(*, event: DemandResponseEvent, user=None) -> dict:
     """Baseline, delivered kW and compliance for every building asked, then the event's total
-    against its target; outcomes go to the compliance model."""
+    against its target; outcomes go to the compliance model.
+
+    The X-of-Y baseline settles (with how far it is likely off, kept so that the compliance
+    model knows how noisy each outcome is). Where the day had a forecast, each building's
+    forecast counterfactual is kept beside it, corrected for the day's shared forecast error by
+    what the event did not touch: the buildings not asked and the hours before the event."""
     if event.status != EventStatus.COMPLETED:
         raise EventError(
             f"Event #{event.pk} is {event.get_status_display().lower()}; verify it once completed."
@@ -50,7 +56,8 @@ def event_verify(*, event: DemandResponseEvent, user=None) -> dict:
             event__starts_at__lt=event.starts_at,
         ).values_list("building_id", "event__starts_at")
     )  # fmt: skip
-    forecast = _forecast_window(event, day, first_hour, last_hour)
+    forecast = _forecast_day(event, day)
+    correction = _forecast_correction(forecast, day, set(ids.tolist()), first_hour, last_hour)
     delivered_total, verified, unverifiable = 0.0, 0, 0
     with transaction.atomic():
         for position, rec in enumerate(recommendations):
@@ -69,14 +76,22 @@ def event_verify(*, event: DemandResponseEvent, user=None) -> dict:
             baseline = mv.x_of_y_baseline(
                 history, eligible, np.nan_to_num(today), first_hour, last_hour
             )
+            counterfactual = None
+            if correction is not None and rec.building_id in forecast:
+                counterfactual = forecast[rec.building_id][first_hour:last_hour] * correction
             check = mv.verify(
                 baseline=baseline, actual=actual, requested_kw=rec.requested_kw,
-                forecast=forecast.get(rec.building_id),
+                forecast=counterfactual,
             )  # fmt: skip
             Recommendation.objects.filter(pk=rec.pk).update(
                 baseline_kw=check.baseline_kw,
+                baseline_sd_kw=mv.baseline_error_sd(history, eligible, first_hour, last_hour),
                 delivered_kw=check.delivered_kw,
                 complied=check.complied,
+                forecast_baseline_kw=None
+                if counterfactual is None
+                else float(np.mean(counterfactual)),
+                delivered_vs_forecast_kw=check.delivered_vs_forecast_kw,
             )
             delivered_total += check.delivered_kw
             verified += 1
@@ -84,6 +99,7 @@ def event_verify(*, event: DemandResponseEvent, user=None) -> dict:
             event=event, to=EventStatus.VERIFIED, user=user,
             note=f"{verified} verified, {unverifiable} without readings; delivered {delivered_total:,.1f} kW",
             delivered_kw=delivered_total, target_met=delivered_total >= event.target_kw,
+            forecast_correction=correction,
         )  # fmt: skip
     model = compliance_learn(utility=event.utility)
     return {
@@ -91,11 +107,14 @@ def event_verify(*, event: DemandResponseEvent, user=None) -> dict:
         "unverifiable": unverifiable,
         "delivered_kw": round(delivered_total, 3),
         "target_met": delivered_total >= event.target_kw,
+        "forecast_correction": correction,
         "compliance_model_version": model.version if model else None,
     }
 
 
-def _forecast_window(event, day, first_hour, last_hour) -> dict[int, np.ndarray]:
+def _forecast_day(event, day) -> dict[int, np.ndarray]:
+    """Each building's P50 for the event day (24 kW values) from the day's latest complete
+    forecast run; empty without one."""
     run = (
         ForecastRun.objects.filter(
             utility=event.utility, day=day, status=ForecastRun.Status.COMPLETE
@@ -106,23 +125,40 @@ def _forecast_window(event, day, first_hour, last_hour) -> dict[int, np.ndarray]
     if run is None:
         return {}
     return {
-        building_id: np.frombuffer(bytes(p50), "<f4")[first_hour:last_hour].astype(float)
+        building_id: np.frombuffer(bytes(p50), "<f4")[:24].astype(float)
         for building_id, p50 in BuildingForecast.objects.filter(run=run).values_list(
             "building_id", "p50_kw"
         )
     }
 
 
+def _forecast_correction(forecast, day, asked: set[int], first_hour, last_hour) -> float | None:
+    """mv.forecast_correction over every building with a forecast and a whole day of readings;
+    None without any."""
+    if not forecast:
+        return None
+    ids = np.array(sorted(forecast))
+    actual = readings_window(building_ids=ids, first_day=day, days=1)[:, 0].astype(float)
+    complete = np.isfinite(actual).all(axis=1)
+    if not complete.any():
+        return None
+    ids, actual = ids[complete], actual[complete]
+    predicted = np.stack([forecast[i] for i in ids])
+    mask = np.array([i in asked for i in ids])
+    return mv.forecast_correction(predicted, actual, mask, first_hour, last_hour)
+
+
 def verified_outcomes(*, utility) -> compliance.Events | None:
     """Every verified ask of the utility's buildings, oldest first, as the model sees them:
-    its features, whether it complied, and the share of the kW asked it delivered."""
+    its features, whether it complied, the share of the kW asked it delivered, and how noisy
+    both are (from the baseline's likely error; taken as exact where it is not known)."""
     rows = list(
         Recommendation.objects.filter(
             event__utility=utility, complied__isnull=False, delivered_kw__isnull=False
         )
         .exclude(features={})
         .order_by("event__starts_at", "pk")
-        .values_list("features", "complied", "delivered_kw", "requested_kw")
+        .values_list("features", "complied", "delivered_kw", "requested_kw", "baseline_sd_kw")
     )
     if not rows:
         return None
@@ -135,10 +171,19 @@ def verified_outcomes(*, utility) -> compliance.Events | None:
         if all(name in features for features, *_ in rows)
     }
     columns["building_type"] = columns["building_type"].astype(str)
+    complied = np.array([row[1] for row in rows], dtype=bool)
+    delivered, requested = (np.array([row[i] for row in rows], dtype=float) for i in (2, 3))
+    spread = np.array([0.0 if row[4] is None else row[4] for row in rows], dtype=float)
+    q0, q1 = compliance.label_noise(
+        requested, spread, comply_share=mv.COMPLY_SHARE, delivery_share=DELIVERY_SHARE
+    )
     return compliance.Events(
         **columns,
-        complied=np.array([complied for _, complied, _, _ in rows]),
-        delivered_share=np.array([delivered / requested for _, _, delivered, requested in rows]),
+        complied=complied,
+        label_q0=q0,
+        label_q1=q1,
+        delivered_share=delivered / requested,
+        delivered_share_sd=spread / requested,
     )
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from django.utils import timezone
 
-from forecasting.models import ComplianceModelVersion
+from forecasting.models import BuildingForecast, ComplianceModelVersion, ForecastRun
 from forecasting.services.compliance import compliance_predict
 from forecasting.services.readings import meter_days_upsert
 from optimization.models import DemandResponseEvent, EventStatus, OptimizationRun, Recommendation
@@ -222,6 +222,74 @@ def test_verification_measures_delivery_and_target(grid):
     for rec in asked:
         assert rec.complied
         assert rec.delivered_kw == pytest.approx(0.95 * rec.requested_kw, rel=0.15)
+
+
+def forecast_for_event_day(grid, high_by: float) -> None:
+    """A complete forecast run for the event day whose P50 is `high_by` above every building's
+    usual day (the day's shared forecast error)."""
+    run = ForecastRun.objects.create(
+        utility=grid["utility"], day=EVENT_DAY, status=ForecastRun.Status.COMPLETE, chunks_total=1
+    )
+    for building in grid["buildings"]:
+        p50 = (daily_profile(building.curtailable_kw) * (1 + high_by)).astype("<f4")
+        BuildingForecast.objects.create(
+            run=run, building=building, method=BuildingForecast.Method.LSTM,
+            p10_kw=(p50 * 0.9).tobytes(), p50_kw=p50.tobytes(), p90_kw=(p50 * 1.1).tobytes(),
+            mean_kw=p50.tobytes(), peak_p50_kw=float(p50.max()),
+        )  # fmt: skip
+
+
+def test_verification_keeps_the_forecast_counterfactual_corrected_by_a_comparison_group(grid):
+    # given: an event on a day whose forecast runs 6 % high for everyone; the asked buildings
+    # deliver 95 % of their ask, the others use their usual load
+    event = propose(grid, target_kw=2.0)
+    event_optimize(event=event)
+    run_to_completion(event)
+    forecast_for_event_day(grid, high_by=0.06)
+    asked = list(event.recommendations.filter(status__in=["pending", "accepted"]))
+    assert 0 < len(asked) < len(grid["buildings"])  # a comparison group is left
+    others = [b for b in grid["buildings"] if b.pk not in {r.building_id for r in asked}]
+    meter_days_upsert(
+        building_ids=np.array([b.pk for b in others]), days=[EVENT_DAY] * len(others),
+        kwh=np.stack([daily_profile(b.curtailable_kw) for b in others]), origin="uploaded",
+    )  # fmt: skip
+    deliver(event, share=0.95)
+    # when
+    result = event_verify(event=event)
+    # then: the shared error came out of the forecast, not the buildings' delivery
+    event.refresh_from_db()
+    assert event.forecast_correction == pytest.approx(1 / 1.06, rel=1e-3)
+    assert result["forecast_correction"] == pytest.approx(event.forecast_correction)
+    for rec in event.recommendations.filter(status__in=["pending", "accepted"]):
+        usual = daily_profile(rec.building.curtailable_kw)[15:18].mean()
+        assert rec.forecast_baseline_kw == pytest.approx(usual, rel=1e-3)
+        # uncorrected, the 6 % would read as 40-50 % more delivered than asked
+        assert rec.delivered_vs_forecast_kw == pytest.approx(0.95 * rec.requested_kw, rel=0.01)
+        # and the settling baseline keeps how far it is likely off (3 % day-to-day noise)
+        assert 0 < rec.baseline_sd_kw < 0.05 * rec.baseline_kw
+    # the compliance model is told how noisy each outcome is: 3 % of a building's load is a
+    # good part of a 10 % ask, so a complier may be missed, a non-complier hardly ever passes
+    outcomes = verified_outcomes(utility=grid["utility"])
+    assert (outcomes.label_q0 < 0.01).all()
+    assert (outcomes.label_q1 > 0.5).all() and (outcomes.label_q1 < 0.99).any()
+    assert outcomes.delivered_share_sd == pytest.approx(
+        [
+            r.baseline_sd_kw / r.requested_kw
+            for r in event.recommendations.filter(complied__isnull=False).order_by("pk")
+        ]
+    )
+
+
+def test_without_a_forecast_the_settling_baseline_stands_alone(grid):
+    event = propose(grid, target_kw=8.0)
+    event_optimize(event=event)
+    run_to_completion(event)
+    deliver(event, share=0.95)
+    result = event_verify(event=event)
+    event.refresh_from_db()
+    assert result["forecast_correction"] is None and event.forecast_correction is None
+    assert not event.recommendations.filter(forecast_baseline_kw__isnull=False).exists()
+    assert event.target_met is True
 
 
 def test_missing_readings_leave_a_building_unverified_not_guessed(grid):

@@ -68,3 +68,36 @@ def test_the_weather_matched_baseline_uses_the_days_of_closest_temperature():
     )  # fmt: skip
     # then: days at 35, 36 and 37 degC (mean 3.6 kW); the plain last-3 would give 2.73
     np.testing.assert_allclose(baseline, [3.6, 3.6])
+
+
+def test_the_forecast_correction_reads_only_what_the_event_did_not_touch():
+    # given: every building's forecast 5 % high all day; the asked half shed 30 % in 16-19
+    rng = np.random.default_rng(3)
+    truth = rng.uniform(1.0, 20.0, size=(400, 1)) * np.ones((1, 24))
+    forecast = truth * 1.05
+    asked = np.arange(400) < 200
+    actual = truth.copy()
+    actual[asked, 16:19] *= 0.7
+    # when
+    ratio = mv.forecast_correction(forecast, actual, asked, 16, 19)
+    # then: the shed load is not taken for a forecast error
+    assert ratio == pytest.approx(1 / 1.05, rel=1e-6)
+    # and with everyone asked, the hours before the event alone tell it
+    actual[:, 16:19] = truth[:, 16:19] * 0.7
+    assert mv.forecast_correction(forecast, actual, np.ones(400, bool), 16, 19) == pytest.approx(
+        1 / 1.05, rel=1e-6
+    )
+
+
+def test_the_baselines_likely_error_is_the_buildings_day_to_day_spread():
+    # given: ten eligible days whose window load alternates 9 and 11 kW (sd 1.054), and two
+    # older days of 100 kW the baseline does not use
+    window = np.array([100.0, 100.0] + [9.0, 11.0] * 5)
+    history = window[:, None] * np.ones((1, 24))
+    sd = mv.baseline_error_sd(history, np.ones(12, bool), 16, 19)
+    # then: the spread the event day shares, plus the error of a ten-day mean
+    assert sd == pytest.approx(np.std([9.0, 11.0] * 5, ddof=1) * np.sqrt(1.1))
+    # a single eligible day tells nothing about its spread
+    one = np.zeros(12, bool)
+    one[-1] = True
+    assert mv.baseline_error_sd(history, one, 16, 19) is None
