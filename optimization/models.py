@@ -48,6 +48,11 @@ class DemandResponseEvent(models.Model):
     p_target_met = models.FloatField(null=True, blank=True)
     expected_kw = models.FloatField(null=True, blank=True)
     p10_kw = models.FloatField(null=True, blank=True)
+    own_sd_kw = models.FloatField(
+        null=True, blank=True,
+        help_text="The plan's sd from its buildings' own compliance and baselines, without the "
+        "common error (so that the track record does not count it twice).",
+    )  # fmt: skip
     delivered_kw = models.FloatField(null=True, blank=True)
     target_met = models.BooleanField(null=True, blank=True)
     forecast_correction = models.FloatField(

@@ -37,7 +37,7 @@ from .portfolio import (
     build_problem,
     track_record,
 )
-from .solver import solve_fast
+from .solver import own_sd_kw, solve_fast
 
 FLEXIBLE_SHARE = 0.75
 ENROLMENT_PEAK_DAYS = 10
@@ -438,7 +438,7 @@ class Season:
         )  # fmt: skip
         if strategy != "largest":  # ours, blind, and the reference: the optimizer
             level = solve_fast(problem).level
-            return level, self._independent_sd(problem, level)
+            return level, own_sd_kw(problem, level)
         # Largest first: the biggest buildings at the deepest level until the (average-based)
         # chance constraint holds.
         level = np.zeros(n, dtype=np.int64)
@@ -452,13 +452,7 @@ class Season:
         enough = np.flatnonzero(mean - problem.z * std >= target)
         count = int(enough[0]) + 1 if enough.size else order.size
         level[order[:count]] = deepest
-        return level, self._independent_sd(problem, level)
-
-    @staticmethod
-    def _independent_sd(problem, level) -> float:
-        """The plan's sd from its buildings' own uncertainties (compliance, baselines)."""
-        rows = np.flatnonzero(level)
-        return float(np.sqrt(problem.var_kw2[rows, level[rows] - 1].sum()))
+        return level, own_sd_kw(problem, level)
 
     @staticmethod
     def _rows(rows: compliance.Events, asked, level, depths) -> compliance.Events:

@@ -92,6 +92,12 @@ def _evaluate(problem: Problem, level: np.ndarray) -> tuple[float, float, float]
     return cost, mean, var
 
 
+def own_sd_kw(problem: Problem, level: np.ndarray) -> float:
+    """The sd of a plan's delivered kW from its buildings' own uncertainties (compliance and
+    baselines), without the common error: what a track record should not count again."""
+    return float(np.sqrt(_evaluate(problem, level)[2]))
+
+
 def _summary(problem: Problem, level, bound, started, iterations, solver) -> Plan:
     cost, mean, var = _evaluate(problem, level)
     var += (problem.systematic_share * mean) ** 2

@@ -29,7 +29,7 @@ from ..portfolio import (
     track_record,
 )
 from ..recommend import advise, depth_limit_pct
-from ..solver import solve_fast
+from ..solver import own_sd_kw, solve_fast
 from .events import EventError, event_transition
 
 Z90 = 1.2815515655446004
@@ -137,13 +137,14 @@ def _verified_shares(*, utility, before: datetime) -> dict:
 
 def plan_record(*, utility) -> TrackRecord:
     """How the utility's verified events' plans compared with what was delivered."""
-    pairs = list(
+    rows = list(
         DemandResponseEvent.objects.filter(
             utility=utility, status=EventStatus.VERIFIED, expected_kw__gt=0,
             delivered_kw__isnull=False,
-        ).values_list("expected_kw", "delivered_kw")
+        ).values_list("expected_kw", "delivered_kw", "own_sd_kw")
     )  # fmt: skip
-    return track_record([e for e, _ in pairs], [d for _, d in pairs])
+    expected, delivered, own = zip(*rows, strict=True) if rows else ((), (), ())
+    return track_record(expected, delivered, [sd or 0.0 for sd in own])
 
 
 def _forecast_spread(
@@ -265,6 +266,7 @@ def event_optimize(
         problem = type(problem)(**{**problem.__dict__, "cost": cost, "allowed": allowed})
     tracemalloc.start()
     plan = solve_fast(problem)
+    own = own_sd_kw(problem, plan.level)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     with transaction.atomic():
@@ -287,10 +289,14 @@ def event_optimize(
             event_transition(
                 event=event, to=EventStatus.OPTIMIZED, user=user, note=note,
                 p_target_met=plan.p_target_met, expected_kw=plan.expected_kw, p10_kw=plan.p10_kw,
+                own_sd_kw=own,
             )  # fmt: skip
         else:
             DemandResponseEvent.objects.filter(pk=event.pk).update(
-                p_target_met=plan.p_target_met, expected_kw=plan.expected_kw, p10_kw=plan.p10_kw
+                p_target_met=plan.p_target_met,
+                expected_kw=plan.expected_kw,
+                p10_kw=plan.p10_kw,
+                own_sd_kw=own,
             )
     return run
 

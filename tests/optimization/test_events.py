@@ -271,7 +271,8 @@ def test_verification_keeps_the_forecast_counterfactual_corrected_by_a_compariso
     # good part of a 10 % ask, so a complier may be missed, a non-complier hardly ever passes
     outcomes = verified_outcomes(utility=grid["utility"])
     assert (outcomes.label_q0 < 0.01).all()
-    assert (outcomes.label_q1 > 0.5).all() and (outcomes.label_q1 < 0.99).any()
+    assert (outcomes.label_q1 > 0.5).all()
+    assert (outcomes.label_q1 < 0.99).any()
     assert outcomes.delivered_share_sd == pytest.approx(
         [
             r.baseline_sd_kw / r.requested_kw
@@ -287,7 +288,8 @@ def test_without_a_forecast_the_settling_baseline_stands_alone(grid):
     deliver(event, share=0.95)
     result = event_verify(event=event)
     event.refresh_from_db()
-    assert result["forecast_correction"] is None and event.forecast_correction is None
+    assert result["forecast_correction"] is None
+    assert event.forecast_correction is None
     assert not event.recommendations.filter(forecast_baseline_kw__isnull=False).exists()
     assert event.target_met is True
 
@@ -340,13 +342,16 @@ def test_outcomes_train_the_compliance_model_once_there_are_enough(grid):
     assert share[office].mean() > share[~office].mean() + 0.2
 
 
-def past_plan(grid, days_ago: int, expected_kw: float, delivered_kw: float):
-    """A verified event of the utility's past: what its plan expected, what was verified."""
+def past_plan(
+    grid, days_ago: int, expected_kw: float, delivered_kw: float, own_sd_kw: float | None = None
+):
+    """A verified event of the utility's past: what its plan expected (and the sd it knew of
+    from its buildings), what was verified."""
     starts = timezone.now() - timedelta(days=days_ago)
     return DemandResponseEvent.objects.create(
         utility=grid["utility"], starts_at=starts, ends_at=starts + timedelta(hours=3),
         target_kw=10.0, status=EventStatus.VERIFIED, expected_kw=expected_kw,
-        delivered_kw=delivered_kw, simulated=True,
+        delivered_kw=delivered_kw, own_sd_kw=own_sd_kw, simulated=True,
     )  # fmt: skip
 
 
@@ -368,3 +373,17 @@ def test_plans_that_over_promised_make_the_next_plan_ask_for_more(grid):
     assert fresh.feasible
     assert asked_after > asked_before * 1.2
     assert again.p_target_met >= 1 - event.risk_eps - 1e-9
+
+
+def test_the_record_counts_as_common_only_the_spread_plans_did_not_know_of(grid):
+    # given: eight past plans that missed by 20 % either way, each having known of an sd of
+    # 20 % from its own buildings
+    for days_ago, delivered in zip(range(20, 100, 10), [80.0, 120.0] * 4, strict=True):
+        past_plan(grid, days_ago, expected_kw=100.0, delivered_kw=delivered, own_sd_kw=20.0)
+    # then: none of it is common error: only the prior's share remains
+    assert plan_record(utility=grid["utility"]).systematic_share < 0.05
+    # and a plan records what it knows of, less than its whole spread
+    event = propose(grid, target_kw=8.0)
+    plan = event_optimize(event=event)
+    event.refresh_from_db()
+    assert 0 < event.own_sd_kw < (plan.expected_kw - plan.p10_kw) / 1.2815515655446004
