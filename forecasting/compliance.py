@@ -177,14 +177,19 @@ def _response_design(model: ComplianceModel, events: Events, p: np.ndarray) -> n
     return np.column_stack([p, x[:, RESPONSE_COLUMNS], x[:, len(NUMERIC) :]])
 
 
-def event_count(events: Events) -> int:
-    """How many events the rows come from, told apart by their conditions."""
-    conditions = np.column_stack(
+def _conditions(events: Events) -> np.ndarray:
+    """What tells one event's rows from another's: its conditions, one row per ask."""
+    return np.column_stack(
         [
             events.start_hour, events.duration_h, events.temperature_c, events.notice_h,
             events.incentive_usd_per_kwh,
         ]
     )  # fmt: skip
+
+
+def event_count(events: Events) -> int:
+    """How many events the rows come from, told apart by their conditions."""
+    conditions = _conditions(events)
     return len(np.unique(conditions, axis=0)) if len(conditions) else 0
 
 
@@ -392,7 +397,7 @@ def fit_if_better(events: Events, *, held_out_share: float = 0.25) -> tuple[Comp
     priors-only model. Either is refitted on everything. Noisy verification (single homes
     against a meter baseline) can leave a regression worse than the priors."""
     n = len(events.building_type)
-    cut = int(n * (1 - held_out_share))
+    cut = _held_out_start(events, held_out_share)
     train, test = take(events, np.arange(cut)), take(events, np.arange(cut, n))
     metrics: dict = {"outcomes": n, "held_out": n - cut}
     try:
@@ -418,7 +423,54 @@ def fit_if_better(events: Events, *, held_out_share: float = 0.25) -> tuple[Comp
         return _with_response(priors_only(events), events), {
             **metrics, "kept": "priors", "reason": reason,
         }  # fmt: skip
-    return _with_response(fit(events), events), {**metrics, "kept": "model"}
+    intercept, slope = platt(scored, test)
+    metrics.update(calibration_intercept=round(intercept, 4), calibration_slope=round(slope, 4))
+    return _with_response(recalibrated(fit(events), intercept, slope), events), {
+        **metrics, "kept": "model",
+    }  # fmt: skip
+
+
+def _held_out_start(events: Events, share: float) -> int:
+    """Where the held-out rows start: at the start of an event, the one nearest to leaving
+    `share` of the rows out (rows come oldest first), so that the score is that of a model on
+    events it has not seen; within the rows when there is one event only."""
+    n = len(events.building_type)
+    cut = int(n * (1 - share))
+    conditions = _conditions(events)
+    starts = np.flatnonzero(np.any(conditions[1:] != conditions[:-1], axis=1)) + 1
+    if starts.size == 0:
+        return cut
+    return int(starts[np.argmin(np.abs(starts - cut))])
+
+
+def platt(model: ComplianceModel, events: Events) -> tuple[float, float]:
+    """Platt scaling on outcomes the model did not learn from: (a, b) such that
+    sigmoid(a + b logit(p)) fits them best, through their noise where known. A slope below 1
+    says the model is too sure of itself (typically: what it learnt from a few events' own
+    conditions does not carry to the next); the fit is held near (0, 1) by a weak prior."""
+    logit = special.logit(np.clip(predict(model, events), 1e-6, 1 - 1e-6))
+    y = events.complied.astype(float)
+    q0 = events.label_q0 if _noisy(events) else np.zeros(len(y))
+    spread = events.label_q1 - events.label_q0 if _noisy(events) else np.ones(len(y))
+
+    def loss(w):
+        p = special.expit(w[0] + w[1] * logit)
+        seen = np.clip(q0 + spread * p, 1e-9, 1 - 1e-9)
+        value = -np.sum(y * np.log(seen) + (1 - y) * np.log1p(-seen))
+        d = (seen - y) / (seen * (1 - seen)) * spread * p * (1 - p)
+        prior = w - np.array([0.0, 1.0])
+        return value + 0.5 * prior @ prior, np.array([d.sum(), d @ logit]) + prior
+
+    result = optimize.minimize(loss, np.array([0.0, 1.0]), jac=True, method="L-BFGS-B")
+    return float(result.x[0]), float(result.x[1])
+
+
+def recalibrated(model: ComplianceModel, intercept: float, slope: float) -> ComplianceModel:
+    """The model with Platt's (a, b) folded into its coefficients: logit' = a + b logit."""
+    coef = model.coef * slope
+    coef[0] += intercept
+    model.coef = coef
+    return model
 
 
 def _with_response(model: ComplianceModel, events: Events) -> ComplianceModel:

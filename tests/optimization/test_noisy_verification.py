@@ -200,3 +200,31 @@ def test_a_common_error_is_planned_for_and_reported():
     hopeless = solve_fast(build_problem(candidates, systematic_share=0.7, **common))
     assert not hopeless.feasible
     assert hopeless.p_target_met < 0.95
+
+
+def test_platt_scaling_finds_an_overconfident_model_and_folds_into_it():
+    # given: a model whose logits are twice what the outcomes bear out, outcomes measured with
+    # an error of 0.4 of the ask
+    rows, p_true = asks(30_000, 11)
+    verify_noisily(rows, p_true, 12, noise_per_ask=0.4)
+    model = compliance.fit(rows)
+    model.coef = model.coef * 2.0
+    # when
+    intercept, slope = compliance.platt(model, rows)
+    # then: the slope takes the doubling back, through the label noise
+    assert slope == pytest.approx(0.5, abs=0.08)
+    before = compliance.predict(model, rows)
+    after = compliance.predict(compliance.recalibrated(model, intercept, slope), rows)
+    np.testing.assert_allclose(
+        after, special.expit(intercept + slope * special.logit(before)), rtol=1e-6
+    )
+    assert np.abs(after - p_true).mean() < np.abs(before - p_true).mean()
+
+
+def test_the_held_out_outcomes_start_at_an_event():
+    rows, p_true = asks(1_000, 13)
+    rows.start_hour = np.repeat([12.0, 13.0, 14.0, 15.0], 250)  # four events, oldest first
+    verify_noisily(rows, p_true, 14, noise_per_ask=0.3)
+    _, metrics = compliance.fit_if_better(rows, held_out_share=0.3)
+    assert metrics["held_out"] == 250  # the last event, the boundary nearest to 30 %
+    assert "calibration_slope" in metrics or metrics["kept"] == "priors"
