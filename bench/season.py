@@ -53,9 +53,12 @@ LABELS = {
 }
 
 
-def build_season(buildings: int, seed: int = FIRST_SEED, eps: float = SeasonConfig.eps):
+def build_season(
+    buildings: int, seed: int = FIRST_SEED, eps: float = SeasonConfig.eps, day_of: int | None = None
+):
     data = citylearn.read(citylearn.wheel_path(Path.home() / ".cache" / "energyrec"))
-    return citylearn_season(data, buildings=buildings, seed=seed, config=SeasonConfig(eps=eps))
+    config = SeasonConfig(eps=eps, day_of_hour=day_of)
+    return citylearn_season(data, buildings=buildings, seed=seed, config=config)
 
 
 def main() -> None:
@@ -66,6 +69,10 @@ def main() -> None:
     parser.add_argument(
         "--eps", type=float, default=SeasonConfig.eps, help="each plan's allowed risk of a miss"
     )
+    parser.add_argument(
+        "--day-of", type=int, metavar="HOUR",
+        help="revisit each day's plan at HOUR with the morning's readings (Season._day_of)",
+    )  # fmt: skip
     args = parser.parse_args()
     buildings = args.buildings or (1_000 if args.quick else 5_000)
     count = args.seasons or (2 if args.quick else SEASONS)
@@ -74,9 +81,10 @@ def main() -> None:
     print(
         f"Simulated seasons on synthetic utilities (synthetic data from real load shapes): "
         f"{count} x {buildings:,} buildings, each plan at P(target met) >= {1 - args.eps:.0%}"
+        + ("" if args.day_of is None else f", plans revisited at {args.day_of}:00 on the day")
     )
     for seed in range(FIRST_SEED, FIRST_SEED + count):
-        season, info = build_season(buildings, seed, args.eps)
+        season, info = build_season(buildings, seed, args.eps, args.day_of)
         results = {}
         for strategy in runs:
             started = time.perf_counter()

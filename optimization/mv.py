@@ -24,6 +24,7 @@ ADJUST_CAP = 0.2
 # Hours before an event (ending ADJUST_GAP_H before it) that show the day's shared forecast error.
 COMPARISON_HOURS = 6
 COMPARISON_TRIM = 0.05
+COMPARISON_MIN_BUILDINGS = 100
 COMPLY_SHARE = 0.8
 
 
@@ -112,11 +113,19 @@ def forecast_correction(
     weight: np.ndarray | None = None,
 ) -> float:
     """The factor that takes the day's shared error out of every building's day-ahead forecast
-    (comparison_ratio), read from what the event did not touch: each building's
-    COMPARISON_HOURS before the event (ending ADJUST_GAP_H before it), and the window itself
-    of the buildings not asked. forecast, actual: (n, 24) kW of the day; asked: (n,) bool."""
+    (comparison_ratio), read from what the event did not touch: the window itself of the
+    buildings not asked where there are COMPARISON_MIN_BUILDINGS of them; otherwise those and
+    every building's COMPARISON_HOURS before the event (ending ADJUST_GAP_H before it).
+    forecast, actual: (n, 24) kW of the day; asked: (n,) bool."""
     forecast, actual = np.asarray(forecast, float), np.asarray(actual, float)
     control = ~np.asarray(asked, bool)
+    if control.sum() >= COMPARISON_MIN_BUILDINGS:
+        # Enough buildings not asked: the window's own hours say it best (a forecast's error
+        # drifts over the day, and the hours before the event may not share the window's).
+        return comparison_ratio(
+            forecast[control, start_h:end_h], actual[control, start_h:end_h],
+            weight=None if weight is None else np.asarray(weight, float)[control],
+        )  # fmt: skip
     end_before = max(start_h - ADJUST_GAP_H, 1)
     before = slice(max(end_before - COMPARISON_HOURS, 0), end_before)
     return comparison_ratio(

@@ -21,7 +21,7 @@ Everything here is synthetic and labelled so by the callers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 import numpy as np
@@ -40,8 +40,13 @@ from .portfolio import (
 from .solver import own_sd_kw, solve_fast
 
 FLEXIBLE_SHARE = 0.75
+# The day-ahead forecast's shared error over the afternoon, one sd (FORECAST_DAY_SD): a part
+# that the morning's readings already show, and a part that arrives with the afternoon (an
+# intraday update typically halves a day-ahead error).
 ENROLMENT_PEAK_DAYS = 10
 FORECAST_DAY_SD = 0.03
+FORECAST_AFTERNOON_SD = 0.015
+FORECAST_MORNING_SD = float(np.sqrt(FORECAST_DAY_SD**2 - FORECAST_AFTERNOON_SD**2))
 # A building's own hourly forecast error: a single home is far noisier than a large building
 # (BuildingsBench: residential 78-100 % CV(RMSE), commercial 13-19 %; see DATA.md).
 FORECAST_HOUR_SD = {"residential": 0.25}
@@ -102,6 +107,9 @@ class SeasonConfig:
     max_window_h: int = 6
     max_events_per_month: int = 8
     warmup_days: int = 14
+    # The plan may be revisited at this hour with the morning's readings (None: never; see
+    # Season._day_of).
+    day_of_hour: int | None = None
 
 
 @dataclass
@@ -114,6 +122,8 @@ class SeasonResult:
     cost_usd: float
     delivered_kwh: float
     true_met: int = 0  # what the simulator knows and the program cannot: the true reduction
+    cancelled: int = 0  # events called the day before and released on the day
+    cancelled_cost_usd: float = 0.0  # their reservations
     predictions: list[np.ndarray] = field(default_factory=list)
     outcomes: list[np.ndarray] = field(default_factory=list)
     predictor_trained: list[bool] = field(default_factory=list)
@@ -185,163 +195,235 @@ class Season:
         eps = cfg.eps if eps is None else eps
         rng = np.random.default_rng(self.seed + 1)  # the same draws for every strategy
         forecast_rng = np.random.default_rng(self.seed + 2)
-        days = self.load.shape[1]
         actual = self.load.copy()
-        asked_days: list[list[int]] = [[] for _ in range(n)]
-        past_asked = np.zeros(n)
-        past_complied = np.zeros(n)  # the expected number complied, given what was verified
-        share_sum, share_weight = np.zeros(n), np.zeros(n)  # verified shares, precision-weighted
-        history: list[compliance.Events] = []
-        residuals = _Residuals(n)
-        model, trained_on = None, 0
-        # Each event's expected kW, verified kW and the sd its plan knew of (independent parts).
-        planned_verified: tuple[list, list, list] = ([], [], [])
+        learnt = _Learnt(n)
         depths = np.array(DEPTH_LEVELS_PCT)
         result = SeasonResult(strategy, 0, 0, float(self.load.sum(axis=0).max()), 0.0, 0.0, 0.0)
-        for day in range(cfg.warmup_days, days):
-            if strategy == "compliance" and len(history) > trained_on:
+        quantile = float(special.ndtri(cfg.trigger_quantile))
+        threshold = self.capacity_kw * cfg.high_pct / 100.0
+        for day in range(cfg.warmup_days, self.load.shape[1]):
+            if strategy == "compliance" and len(learnt.history) > learnt.trained_on:
                 # Retrained once an event's outcomes are verified, as the product does.
-                model, trained_on = self._retrain(history), len(history)
-            truth = self.load[:, day]
-            forecast = (
-                truth
-                * (1 + forecast_rng.normal(0, FORECAST_DAY_SD))
-                * np.clip(
-                    1 + self.forecast_sd[:, None] * forecast_rng.normal(size=truth.shape), 0.2, None
-                )
-            )
-            system = forecast.sum(axis=0)
-            threshold = self.capacity_kw * cfg.high_pct / 100.0
+                learnt.model, learnt.trained_on = self._retrain(learnt.history), len(learnt.history)
+            forecast = self._forecast(self.load[:, day], forecast_rng)
             # Risk-aware trigger: the day's shared forecast error is known to be about
             # FORECAST_DAY_SD, so the event is called, and its window and target set, on the
             # forecast's trigger_quantile.
-            system = system * (1 + float(special.ndtri(cfg.trigger_quantile)) * FORECAST_DAY_SD)
-            asked = np.zeros(0, dtype=np.int64)
+            system = forecast.sum(axis=0) * (1 + quantile * FORECAST_DAY_SD)
+            plan = None
             if system.max() >= threshold:
                 start, end = self._window(system, threshold)
-                target = float((system[start:end] - threshold).max())
-                temperature = float(self.temperature[day, start:end].max())
-                recent = np.array(
-                    [sum(1 for d in asked_ if day - d <= 30) for asked_ in asked_days]
-                )
-                available = recent < cfg.max_events_per_month
-                rows = compliance.Events(
-                    building_type=np.repeat(self.building_type, depths.size),
-                    curtailable_kw=np.repeat(self.curtailable_kw, depths.size),
-                    past_asked=np.repeat(past_asked, depths.size),
-                    past_complied=np.repeat(past_complied, depths.size),
-                    past_share=np.repeat(
-                        compliance.shrunk_share(
-                            share_sum, share_weight, self._population_share(history)
-                        ),
-                        depths.size,
-                    ),
-                    events_30d=np.repeat(recent, depths.size).astype(float),
-                    notice_h=np.full(n * depths.size, cfg.notice_h),
-                    temperature_c=np.full(n * depths.size, temperature),
-                    start_hour=np.full(n * depths.size, float(start)),
-                    duration_h=np.full(n * depths.size, float(end - start)),
-                    depth_pct=np.tile(depths, n),
-                    incentive_usd_per_kwh=np.full(n * depths.size, cfg.incentive_usd_per_kwh),
-                )
-                if strategy == "compliance":
-                    believed = compliance.predict(model, rows).reshape(n, depths.size)
-                    # What the plan adds up is kW: P(complies) through the verified response.
-                    share = compliance.expected_share(
-                        model, rows, believed.ravel(), DELIVERY_SHARE
-                    ).reshape(n, depths.size)
-                    planned = np.clip(share / DELIVERY_SHARE, 0.0, 1.0)
-                elif strategy == "oracle":
-                    believed, planned = self._hidden_truth(rows, n, depths.size)
-                else:
-                    believed = planned = np.full((n, depths.size), self._blind_rate(history))
-                cold_start = model is None if strategy == "compliance" else not history
-                noise_sd = self._baseline_noise(actual, day, start, end, residuals)
-                # Expectations corrected by how past plans fared, their spread kept as a risk.
-                record = track_record(*planned_verified)
-                planned = np.clip(planned * (1 + record.bias), 0.0, 1.0)
-                level, plan_sd = self._select(
-                    strategy, planned, available, target, end - start, noise_sd, record, eps
-                )
-                asked = np.flatnonzero(level)
+                plan = self._plan(
+                    strategy, learnt, actual, day, start, end,
+                    float((system[start:end] - threshold).max()), np.full(n, cfg.notice_h), eps,
+                )  # fmt: skip
+            if cfg.day_of_hour is not None:
+                plan = self._day_of(strategy, learnt, actual, day, forecast, threshold, plan, eps)
+            asked = np.zeros(0, dtype=np.int64) if plan is None else np.flatnonzero(plan.level)
             if asked.size:
-                event = self._dispatch(
-                    day, start, end, asked, level, depths, recent, temperature, rng, actual
-                )
-                requested, delivered, complies = event
-                hours = end - start
-                verified_kw, measured = self._verify(
-                    day, start, end, asked, forecast, actual, residuals.relative_sd
-                )
-                noise_sd = noise_sd[asked]
-                verified = measured >= mv.COMPLY_SHARE * requested
-                q0, q1 = compliance.label_noise(
-                    requested, noise_sd, comply_share=mv.COMPLY_SHARE, delivery_share=DELIVERY_SHARE
-                )
-                p = believed[asked, level[asked] - 1]
-                picked = self._rows(rows, asked, level, depths)
-                picked.complied, picked.label_q0, picked.label_q1 = verified, q0, q1
-                picked.delivered_share = measured / requested
-                picked.delivered_share_sd = noise_sd / requested
-                history.append(picked)
-                result.predictions.append(compliance.verified_probability(picked, p))
-                result.outcomes.append(verified)
-                result.true_predictions.append(p)
-                result.true_outcomes.append(complies)
-                result.predictor_trained.append(model is not None)
-                past_asked[asked] += 1
-                past_complied[asked] += _posterior(p, verified, q0, q1)
-                weight = compliance.share_weight(picked.delivered_share_sd)
-                share_sum[asked] += weight * picked.delivered_share
-                share_weight[asked] += weight
-                for building in asked:
-                    asked_days[building].append(day)
-                paid = np.minimum(delivered, requested) * hours * cfg.incentive_usd_per_kwh
-                reservation = requested * hours * cfg.incentive_usd_per_kwh * cfg.reservation_share
-                result.cost_usd += float(paid.sum() + reservation.sum())
-                result.delivered_kwh += float(delivered.sum() * hours)
-                result.events += 1
-                # As the program judges it: the verified reduction against the target.
-                result.targets_met += int(verified_kw >= target)
-                result.true_met += int(delivered.sum() >= target)
-                result.event_log.append(
-                    {
-                        "day": day - cfg.warmup_days,  # from the season's first day
-                        "start_hour": start,
-                        "end_hour": end,
-                        "target_kw": target,
-                        "asked": int(asked.size),
-                        "requested_kw": float(requested.sum()),
-                        "expected_kw": float(
-                            (planned[asked, level[asked] - 1] * DELIVERY_SHARE * requested).sum()
-                        ),
-                        "delivered_kw": float(delivered.sum()),
-                        "verified_kw": verified_kw,
-                        "verified_share": float(verified.mean()),
-                        "complied_share": float(complies.mean()),
-                        "cost_usd": float(paid.sum() + reservation.sum()),
-                    }
-                )
-                if not cold_start:  # the record judges what was learnt, not the first guess
-                    planned_verified[0].append(result.event_log[-1]["expected_kw"])
-                    planned_verified[1].append(verified_kw)
-                    planned_verified[2].append(plan_sd)
+                self._event(strategy, plan, learnt, day, forecast, actual, depths, rng, result)
+            elif plan is not None and plan.released.size:  # called, then not needed after all
+                result.cancelled += 1
+                result.cancelled_cost_usd += self._released_cost(plan)
+                result.cost_usd += self._released_cost(plan)
             quiet = np.ones(n, dtype=bool)
             quiet[asked] = False
-            residuals.add(np.flatnonzero(quiet), forecast[quiet, 12:20], actual[quiet, day, 12:20])
+            learnt.residuals.add(
+                np.flatnonzero(quiet), forecast[quiet, 12:20], actual[quiet, day, 12:20]
+            )
         result.peak_with_kw = float(actual.sum(axis=0).max())
         result.daily_peak_without_kw = self.load.sum(axis=0)[cfg.warmup_days :].max(axis=1)
         result.daily_peak_with_kw = actual.sum(axis=0)[cfg.warmup_days :].max(axis=1)
         return result
 
-    def _dispatch(self, day, start, end, asked, level, depths, recent, temperature, rng, actual):
+    def _forecast(self, truth: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """The day-ahead forecast of one day: the truth with a shared error (part of it known
+        from the morning's readings, the rest arriving from day_of_hour on) and each
+        building-hour's own."""
+        shared = rng.normal(0, FORECAST_MORNING_SD) + rng.normal(0, FORECAST_AFTERNOON_SD) * (
+            np.arange(24) >= (self.config.day_of_hour or 0)
+        )
+        own = np.clip(1 + self.forecast_sd[:, None] * rng.normal(size=truth.shape), 0.2, None)
+        return truth * (1 + shared)[None, :] * own
+
+    def _plan(self, strategy, learnt, actual, day, start, end, target, notice, eps, kept=None):
+        """Choose who is asked, and how deep, for the window [start, end) and target kW, with
+        each building's notice (hours); `kept`: asks made the day before, which may be kept
+        (their reservation is already paid) or released."""
+        cfg, n = self.config, self.load.shape[0]
+        depths = np.array(DEPTH_LEVELS_PCT)
+        k = depths.size
+        temperature = float(self.temperature[day, start:end].max())
+        recent = np.array([sum(1 for d in asked_ if day - d <= 30) for asked_ in learnt.asked_days])
+        rows = compliance.Events(
+            building_type=np.repeat(self.building_type, k),
+            curtailable_kw=np.repeat(self.curtailable_kw, k),
+            past_asked=np.repeat(learnt.past_asked, k),
+            past_complied=np.repeat(learnt.past_complied, k),
+            past_share=np.repeat(
+                compliance.shrunk_share(
+                    learnt.share_sum, learnt.share_weight, self._population_share(learnt.history)
+                ),
+                k,
+            ),
+            events_30d=np.repeat(recent, k).astype(float),
+            notice_h=np.repeat(notice, k).astype(float),
+            temperature_c=np.full(n * k, temperature),
+            start_hour=np.full(n * k, float(start)),
+            duration_h=np.full(n * k, float(end - start)),
+            depth_pct=np.tile(depths, n),
+            incentive_usd_per_kwh=np.full(n * k, cfg.incentive_usd_per_kwh),
+        )
+        model = learnt.model
+        if strategy == "compliance":
+            believed = compliance.predict(model, rows).reshape(n, k)
+            # What the plan adds up is kW: P(complies) through the verified response.
+            share = compliance.expected_share(model, rows, believed.ravel(), DELIVERY_SHARE)
+            planned = np.clip(share.reshape(n, k) / DELIVERY_SHARE, 0.0, 1.0)
+        elif strategy == "oracle":
+            believed, planned = self._hidden_truth(rows, n, k)
+        else:
+            believed = planned = np.full((n, k), self._blind_rate(learnt.history))
+        noise_sd = self._baseline_noise(actual, day, start, end, learnt.residuals)
+        # Expectations corrected by how past plans fared, their spread kept as a risk.
+        record = track_record(*learnt.planned_verified)
+        planned = np.clip(planned * (1 + record.bias), 0.0, 1.0)
+        available = (recent < cfg.max_events_per_month) | (kept is not None and kept > 0)
+        level, own = self._select(
+            strategy, planned, available, target, end - start, noise_sd, record, eps, kept
+        )
+        released = np.zeros(0, dtype=np.int64) if kept is None else np.flatnonzero(
+            (kept > 0) & (level == 0)
+        )  # fmt: skip
+        return _Plan(
+            start=start, end=end, target=target, notice=np.asarray(notice, float), rows=rows,
+            believed=believed, planned=planned, level=level, own_sd=own, noise_sd=noise_sd,
+            recent=recent, temperature=temperature, released=released,
+            released_depth=depths[kept[released] - 1] if released.size else np.zeros(0),
+            cold_start=(model is None) if strategy == "compliance" else not learnt.history,
+        )  # fmt: skip
+
+    def _day_of(self, strategy, learnt, actual, day, forecast, threshold, plan, eps):
+        """The plan revisited at day_of_hour, when the morning's readings show the day's
+        shared forecast error (nobody has been asked yet): an event the day-ahead forecast
+        missed is called at short notice; a called one gets a new target, met by keeping or
+        releasing the asks made the day before and asking others at short notice."""
+        cfg, n = self.config, self.load.shape[0]
+        hour = cfg.day_of_hour
+        morning = slice(max(hour - mv.COMPARISON_HOURS, 0), hour)
+        ratio = mv.comparison_ratio(forecast[:, morning], actual[:, day, morning])
+        quantile = float(special.ndtri(cfg.trigger_quantile))
+        updated = forecast.sum(axis=0) * ratio * (1 + quantile * FORECAST_AFTERNOON_SD)
+        if plan is None:
+            if updated.max() < threshold:
+                return None
+            start, end = self._window(updated, threshold)
+            if start <= hour:
+                return None  # too late to ask anyone
+            target = float((updated[start:end] - threshold).max())
+            return self._plan(
+                strategy, learnt, actual, day, start, end, target,
+                np.full(n, float(start - hour)), eps,
+            )  # fmt: skip
+        if plan.start <= hour:
+            return plan  # the window opens too soon to change it
+        target = float((updated[plan.start : plan.end] - threshold).max())
+        if target <= 0:  # not needed after all: every ask is released
+            return replace(
+                plan, level=np.zeros(n, dtype=np.int64), released=np.flatnonzero(plan.level),
+                released_depth=np.array(DEPTH_LEVELS_PCT)[plan.level[plan.level > 0] - 1],
+            )  # fmt: skip
+        notice = np.where(plan.level > 0, plan.notice, float(plan.start - hour))
+        return self._plan(
+            strategy, learnt, actual, day, plan.start, plan.end, target, notice, eps,
+            kept=plan.level,
+        )  # fmt: skip
+
+    def _event(self, strategy, plan, learnt, day, forecast, actual, depths, rng, result):
+        """Dispatch the plan, verify it, learn from it and book it in `result`."""
+        cfg = self.config
+        start, end, level = plan.start, plan.end, plan.level
+        asked = np.flatnonzero(level)
+        requested, delivered, complies = self._dispatch(
+            day, start, end, asked, level, depths, plan, rng, actual
+        )
+        hours = end - start
+        verified_kw, measured = self._verify(
+            day, start, end, asked, forecast, actual, learnt.residuals.relative_sd
+        )
+        noise_sd = plan.noise_sd[asked]
+        verified = measured >= mv.COMPLY_SHARE * requested
+        q0, q1 = compliance.label_noise(
+            requested, noise_sd, comply_share=mv.COMPLY_SHARE, delivery_share=DELIVERY_SHARE
+        )
+        p = plan.believed[asked, level[asked] - 1]
+        picked = self._rows(plan.rows, asked, level, depths)
+        picked.complied, picked.label_q0, picked.label_q1 = verified, q0, q1
+        picked.delivered_share = measured / requested
+        picked.delivered_share_sd = noise_sd / requested
+        learnt.history.append(picked)
+        result.predictions.append(compliance.verified_probability(picked, p))
+        result.outcomes.append(verified)
+        result.true_predictions.append(p)
+        result.true_outcomes.append(complies)
+        result.predictor_trained.append(learnt.model is not None)
+        learnt.past_asked[asked] += 1
+        learnt.past_complied[asked] += _posterior(p, verified, q0, q1)
+        weight = compliance.share_weight(picked.delivered_share_sd)
+        learnt.share_sum[asked] += weight * picked.delivered_share
+        learnt.share_weight[asked] += weight
+        for building in asked:
+            learnt.asked_days[building].append(day)
+        paid = np.minimum(delivered, requested) * hours * cfg.incentive_usd_per_kwh
+        reservation = requested * hours * cfg.incentive_usd_per_kwh * cfg.reservation_share
+        cost = float(paid.sum() + reservation.sum()) + self._released_cost(plan)
+        result.cost_usd += cost
+        result.delivered_kwh += float(delivered.sum() * hours)
+        result.events += 1
+        # As the program judges it: the verified reduction against the target.
+        result.targets_met += int(verified_kw >= plan.target)
+        result.true_met += int(delivered.sum() >= plan.target)
+        result.event_log.append(
+            {
+                "day": day - cfg.warmup_days,  # from the season's first day
+                "start_hour": start,
+                "end_hour": end,
+                "target_kw": plan.target,
+                "asked": int(asked.size),
+                "short_notice": int((plan.notice[asked] < cfg.notice_h).sum()),
+                "released": int(plan.released.size),
+                "requested_kw": float(requested.sum()),
+                "expected_kw": float(
+                    (plan.planned[asked, level[asked] - 1] * DELIVERY_SHARE * requested).sum()
+                ),
+                "delivered_kw": float(delivered.sum()),
+                "verified_kw": verified_kw,
+                "verified_share": float(verified.mean()),
+                "complied_share": float(complies.mean()),
+                "cost_usd": cost,
+            }
+        )
+        if not plan.cold_start:  # the record judges what was learnt, not the first guess
+            learnt.planned_verified[0].append(result.event_log[-1]["expected_kw"])
+            learnt.planned_verified[1].append(verified_kw)
+            learnt.planned_verified[2].append(plan.own_sd)
+
+    def _released_cost(self, plan) -> float:
+        """Asks released on the day were reserved the day before: their reservation is paid."""
+        released = self.curtailable_kw[plan.released] * plan.released_depth / 100.0
+        return float(
+            released.sum() * (plan.end - plan.start) * self.config.incentive_usd_per_kwh
+            * self.config.reservation_share
+        )  # fmt: skip
+
+    def _dispatch(self, day, start, end, asked, level, depths, plan, rng, actual):
         """What the asked buildings really deliver, by the behaviour model: (requested kW,
         delivered kW, complied) per asked building. The load in `actual` drops by it."""
         cfg = self.config
         requested = self.curtailable_kw[asked] * depths[level[asked] - 1] / 100.0
         p_true = true_compliance(
-            self.reliability[asked], recent[asked], depths[level[asked] - 1], temperature,
-            cfg.incentive_usd_per_kwh, cfg.notice_h, self.behavior,
+            self.reliability[asked], plan.recent[asked], depths[level[asked] - 1],
+            plan.temperature, cfg.incentive_usd_per_kwh, plan.notice[asked], self.behavior,
         )  # fmt: skip
         complies = rng.random(asked.size) < p_true
         behavior = self.behavior
@@ -383,7 +465,7 @@ class Season:
         cfg, behavior = self.config, self.behavior
         p = true_compliance(
             np.repeat(self.reliability, k), rows.events_30d, rows.depth_pct, rows.temperature_c,
-            cfg.incentive_usd_per_kwh, cfg.notice_h, behavior,
+            cfg.incentive_usd_per_kwh, rows.notice_h, behavior,
         ).reshape(n, k)  # fmt: skip
         share = p * np.mean(behavior.delivery_if_complying) + (1 - p) * np.mean(
             behavior.delivery_if_not
@@ -418,7 +500,7 @@ class Season:
                 end += 1
         return start, end
 
-    def _select(self, strategy, believed, available, target, hours, noise_sd, record, eps):
+    def _select(self, strategy, believed, available, target, hours, noise_sd, record, eps, kept):
         cfg = self.config
         n = believed.shape[0]
         candidates = Candidates(
@@ -429,29 +511,43 @@ class Season:
             max_depth_pct=np.full(n, 30.0),
             available=available,
         )
+        reservation = cfg.incentive_usd_per_kwh * cfg.reservation_share
         problem = build_problem(
             candidates, target_kw=target, eps=eps, duration_h=hours,
             incentive_usd_per_kwh=cfg.incentive_usd_per_kwh,
             feeder_target_kw=np.zeros(int(self.feeder.max()) + 1),
-            systematic_share=record.systematic_share,
-            reservation_usd_per_kwh=cfg.incentive_usd_per_kwh * cfg.reservation_share,
+            systematic_share=record.systematic_share, reservation_usd_per_kwh=reservation,
         )  # fmt: skip
+        if kept is not None and kept.any():
+            # An ask made the day before may be kept at its depth, its reservation already
+            # paid, or released.
+            rows = np.flatnonzero(kept)
+            depths = np.array(DEPTH_LEVELS_PCT) / 100.0
+            allowed, cost = problem.allowed.copy(), problem.cost.copy()
+            allowed[rows] = False
+            allowed[rows, kept[rows] - 1] = True
+            cost[rows, kept[rows] - 1] -= (
+                reservation * self.curtailable_kw[rows] * depths[kept[rows] - 1] * hours
+            )
+            problem = replace(problem, allowed=allowed, cost=cost)
         if strategy != "largest":  # ours, blind, and the reference: the optimizer
             level = solve_fast(problem).level
             return level, own_sd_kw(problem, level)
-        # Largest first: the biggest buildings at the deepest level until the (average-based)
-        # chance constraint holds.
-        level = np.zeros(n, dtype=np.int64)
+        # Largest first: the biggest buildings (those asked the day before first) at the
+        # deepest level until the (average-based) chance constraint holds.
         deepest = problem.mean_kw.shape[1]
-        order = np.argsort(-self.curtailable_kw)
+        keep = np.zeros(n, dtype=np.int64) if kept is None else kept
+        order = np.lexsort((-self.curtailable_kw, keep == 0))
         order = order[available[order]]
-        mean = np.cumsum(problem.mean_kw[order, deepest - 1])
+        levels = np.where(keep[order] > 0, keep[order], deepest)
+        mean = np.cumsum(problem.mean_kw[order, levels - 1])
         std = np.sqrt(
-            np.cumsum(problem.var_kw2[order, deepest - 1]) + (problem.systematic_share * mean) ** 2
+            np.cumsum(problem.var_kw2[order, levels - 1]) + (problem.systematic_share * mean) ** 2
         )
         enough = np.flatnonzero(mean - problem.z * std >= target)
         count = int(enough[0]) + 1 if enough.size else order.size
-        level[order[:count]] = deepest
+        level = np.zeros(n, dtype=np.int64)
+        level[order[:count]] = levels[:count]
         return level, own_sd_kw(problem, level)
 
     @staticmethod
@@ -466,6 +562,42 @@ class Season:
         if len(np.unique(rows.complied)) < 2:
             return None
         return compliance.fit_if_better(rows)[0]
+
+
+@dataclass
+class _Plan:
+    """One event's plan: its window, target, who is asked how deep, and what it knew."""
+
+    start: int
+    end: int
+    target: float
+    notice: np.ndarray  # (n,) hours of notice each building would get
+    rows: compliance.Events  # (n * k) what the model saw
+    believed: np.ndarray  # (n, k) P(complies)
+    planned: np.ndarray  # (n, k) P(complies) on the plan's scale of kW
+    level: np.ndarray  # (n,) 0 = not asked
+    own_sd: float
+    noise_sd: np.ndarray  # (n,) each baseline's error over the window, kW
+    recent: np.ndarray  # (n,) events in the last 30 days
+    temperature: float
+    released: np.ndarray  # buildings asked the day before and released on the day
+    released_depth: np.ndarray
+    cold_start: bool
+
+
+class _Learnt:
+    """What a strategy has learnt in a season: its records of asks and verified outcomes."""
+
+    def __init__(self, n: int) -> None:
+        self.model: compliance.ComplianceModel | None = None
+        self.trained_on = 0
+        self.history: list[compliance.Events] = []
+        self.past_asked, self.past_complied = np.zeros(n), np.zeros(n)
+        self.share_sum, self.share_weight = np.zeros(n), np.zeros(n)  # precision-weighted
+        self.residuals = _Residuals(n)
+        self.asked_days: list[list[int]] = [[] for _ in range(n)]
+        # Each event's expected kW, verified kW and the sd its plan knew of (its own).
+        self.planned_verified: tuple[list, list, list] = ([], [], [])
 
 
 class _Residuals:

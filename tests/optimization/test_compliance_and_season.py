@@ -1,11 +1,20 @@
 """The compliance predictor learns from outcomes only; the season loop runs the three
 strategies on the same days."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from forecasting import compliance
-from optimization.simulator import RELIABILITY, BehaviorParams, Season, true_compliance
+from optimization.simulator import (
+    FORECAST_DAY_SD,
+    RELIABILITY,
+    BehaviorParams,
+    Season,
+    _Learnt,
+    true_compliance,
+)
 
 
 def events(n: int, seed: int, *, with_outcome: bool = True) -> compliance.Events:
@@ -177,3 +186,64 @@ def test_the_reference_plans_with_the_hidden_behaviour_and_expects_what_is_deliv
     expected = sum(row["expected_kw"] for row in result.event_log)
     delivered = sum(row["delivered_kw"] for row in result.event_log)
     assert expected == pytest.approx(delivered, rel=0.1)
+
+
+def revisited_season() -> Season:
+    season = small_season(seed=1)
+    season.config = replace(season.config, day_of_hour=6)  # its peak is at noon
+    return season
+
+
+def test_a_day_the_forecast_missed_is_called_on_the_day_at_short_notice():
+    # given: a day whose day-ahead forecast runs 8 % low everywhere, with the HIGH threshold
+    # 3 % under its true peak: the day-ahead P90 does not reach it
+    season = revisited_season()
+    day = 42
+    truth = season.load[:, day]
+    forecast = truth * 0.92
+    threshold = truth.sum(axis=0).max() * 0.97
+    assert forecast.sum(axis=0).max() * (1 + 1.2816 * FORECAST_DAY_SD) < threshold
+    # when: the morning's readings come in at 6:00
+    plan = season._day_of(
+        "blind", _Learnt(len(truth)), season.load.copy(), day, forecast, threshold, None, 0.05
+    )
+    # then: the event is called, its asks get the hours left before the window as notice
+    assert plan is not None
+    assert plan.start > 6
+    assert plan.level.any()
+    np.testing.assert_allclose(plan.notice, plan.start - 6)
+    assert plan.target > 0
+
+
+def test_a_day_the_forecast_overstated_releases_asks_made_the_day_before():
+    # given: a day-ahead plan on a forecast 8 % high everywhere
+    season = revisited_season()
+    day = 42
+    truth = season.load[:, day]
+    forecast = truth * 1.08
+    threshold = truth.sum(axis=0).max() * 0.97
+    learnt, actual = _Learnt(len(truth)), season.load.copy()
+    system = forecast.sum(axis=0) * (1 + 1.2816 * FORECAST_DAY_SD)
+    start, end = season._window(system, threshold)
+    target = float((system[start:end] - threshold).max())
+    notice = np.full(len(truth), season.config.notice_h)
+    ahead = season._plan("blind", learnt, actual, day, start, end, target, notice, 0.05)
+    # when: the morning shows the forecast 8 % high
+    plan = season._day_of("blind", learnt, actual, day, forecast, threshold, ahead, 0.05)
+    # then: a smaller target, met by keeping some of the asks at their depth and releasing
+    # the rest (their reservations paid); nobody new is asked
+    assert plan.target < ahead.target
+    kept = plan.level > 0
+    assert kept.sum() < (ahead.level > 0).sum()
+    assert (ahead.level[kept] == plan.level[kept]).all()
+    np.testing.assert_array_equal(np.sort(plan.released), np.flatnonzero((ahead.level > 0) & ~kept))
+    assert season._released_cost(plan) > 0
+
+
+def test_a_revisited_season_books_every_cost():
+    result = revisited_season().run("compliance")
+    assert result.events > 0
+    booked = sum(row["cost_usd"] for row in result.event_log) + result.cancelled_cost_usd
+    assert booked == pytest.approx(result.cost_usd)
+    for row in result.event_log:
+        assert 0 <= row["short_notice"] <= row["asked"]
