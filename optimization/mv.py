@@ -24,7 +24,7 @@ ADJUST_CAP = 0.2
 # Hours before an event (ending ADJUST_GAP_H before it) that show the day's shared forecast error.
 COMPARISON_HOURS = 6
 COMPARISON_TRIM = 0.05
-COMPARISON_MIN_BUILDINGS = 100
+COMPARISON_MIN_BUILDINGS = 1000
 COMPLY_SHARE = 0.8
 
 

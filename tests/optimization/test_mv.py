@@ -105,16 +105,17 @@ def test_the_baselines_likely_error_is_the_buildings_day_to_day_spread():
 
 def test_with_enough_buildings_not_asked_the_window_alone_tells_the_days_error():
     # given: a forecast that drifts over the day: 2 % high in the morning, 6 % high from noon
+    n = mv.COMPARISON_MIN_BUILDINGS + 300
     rng = np.random.default_rng(4)
-    truth = rng.uniform(1.0, 20.0, size=(400, 1)) * np.ones((1, 24))
+    truth = rng.uniform(1.0, 20.0, size=(n, 1)) * np.ones((1, 24))
     drift = np.where(np.arange(24) >= 12, 1.06, 1.02)
     forecast = truth * drift[None, :]
-    asked = np.arange(400) < 400 - mv.COMPARISON_MIN_BUILDINGS
+    asked = np.arange(n) < n - mv.COMPARISON_MIN_BUILDINGS
     actual = truth.copy()
     actual[asked, 14:17] *= 0.8
     # then: the window's comparison group gives the afternoon's error, not a blend
     assert mv.forecast_correction(forecast, actual, asked, 14, 17) == pytest.approx(1 / 1.06)
     # with too few left out, the hours before the event are read too (and carry the morning's)
-    few = np.arange(400) < 400 - mv.COMPARISON_MIN_BUILDINGS + 1
+    few = np.arange(n) < n - mv.COMPARISON_MIN_BUILDINGS + 1
     blended = mv.forecast_correction(forecast, actual, few, 14, 17)
     assert 1 / 1.06 < blended < 1 / 1.02
