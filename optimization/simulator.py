@@ -5,16 +5,18 @@ The behaviour model decides what each building really delivers, from parameters 
 incentive and notice effects). The strategies never read those parameters: the compliance
 predictor learns only from verified outcomes, as it would in the field.
 
-Each day: a day-ahead forecast (the simulated truth with a forecast error: a shared daily error
-of FORECAST_DAY_SD and an independent one per building-hour, larger for a home than for a large
-building), grid status from its peak against capacity, an event when the forecast's
-trigger_quantile crosses the HIGH threshold (window = the hours above it around the peak,
-target = kW that brings that quantile under it), selection by the strategy, dispatch, the
-simulated response, and verification as the program does it: each asked building against its
-forecast, corrected for the day's shared error by buildings not asked and the hours before the
-event (the building's error known from its own quiet afternoons). The compliance model is
-retrained once each event's outcomes are verified, and every plan carries the record of how
-past plans' expectations compared with what was verified (their bias and spread).
+Each day: a day-ahead forecast (the simulated truth with a forecast error: a shared error of
+FORECAST_DAY_SD over the afternoon, part of it already showing in the morning, and an
+independent one per building-hour, larger for a home than for a large building), grid status
+from its peak against capacity, an event when the forecast's trigger_quantile crosses the HIGH
+threshold (window = the hours above it around the peak, target = kW that brings that quantile
+under it), selection by the strategy, and, with day_of_hour set, the plan revisited on the day
+with the morning's readings (Season._day_of). Then dispatch, the simulated response, and
+verification as the program does it: each asked building against its forecast, corrected for
+the day's shared error by buildings not asked and the hours before the event (the building's
+error known from its own quiet afternoons). The compliance model is retrained once each event's
+outcomes are verified, and every plan carries the record of how past plans' expectations
+compared with what was verified (their bias and spread).
 
 Everything here is synthetic and labelled so by the callers.
 """
