@@ -211,8 +211,7 @@ def fit_response(
     if events.delivered_share is None or len(events.delivered_share) < 2:
         return None
     x = _response_design(model, events, predict(model, events))
-    mean, scale = x.mean(axis=0), x.std(axis=0)
-    scale[scale == 0] = 1.0
+    mean, scale = _standardisation(x)
     z = np.column_stack([np.ones(len(x)), (x - mean) / scale])
     sd = events.delivered_share_sd if events.delivered_share_sd is not None else 0.0
     weight = share_weight(sd) * np.ones(len(x))
@@ -288,14 +287,23 @@ def features(events: Events, priors: dict[str, tuple[float, float]]) -> np.ndarr
     return np.column_stack([numeric, types])
 
 
+def _standardisation(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each column's mean and spread. A column that does not vary (one event's temperature,
+    everyone's record before any verification) keeps a spread of 1, also where rounding leaves
+    it a spread of 1e-15: standardised by that, its rounding noise would be fitted, and a real
+    difference at the next event read as thousands of spreads."""
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    scale[scale <= 1e-9 * np.maximum(np.abs(mean), 1.0)] = 1.0
+    return mean, scale
+
+
 def fit(events: Events, *, l2: float = 1.0) -> ComplianceModel:
     """Fit on verified outcomes (events.complied) by penalised maximum likelihood."""
     if events.complied is None or len(np.unique(events.complied)) < 2:
         raise ValueError("compliance needs verified outcomes of both kinds to learn from")
     priors = type_priors(events)
     x = features(events, priors)
-    mean, scale = x.mean(axis=0), x.std(axis=0)
-    scale[scale == 0] = 1.0
+    mean, scale = _standardisation(x)
     z = np.column_stack([np.ones(len(x)), (x - mean) / scale])
     y = events.complied.astype(float)
     noisy = _noisy(events)

@@ -247,3 +247,16 @@ def test_a_revisited_season_books_every_cost():
     assert booked == pytest.approx(result.cost_usd)
     for row in result.event_log:
         assert 0 <= row["short_notice"] <= row["asked"]
+
+
+def test_a_column_that_varies_only_by_rounding_is_not_learnt_from():
+    # given: outcomes from one event whose temperature differs between rows only by rounding
+    rows = events(2000, 12)
+    rows.temperature_c = np.where(np.arange(2000) % 2 == 0, 31.0, 31.000000000000004)
+    model = compliance.fit(rows)
+    # then: the next event's real difference in temperature is not read as a huge one
+    fresh = events(50, 13, with_outcome=False)
+    fresh.temperature_c[:] = 31.0
+    hotter = compliance.take(fresh, np.arange(50))
+    hotter.temperature_c = np.full(50, 36.0)
+    np.testing.assert_allclose(compliance.predict(model, hotter), compliance.predict(model, fresh))
