@@ -93,7 +93,7 @@ class DemandResponseEventAdmin(ServiceWrittenAdmin):
     search_fields = ("utility__name", "feeder__name")
     list_select_related = ("utility", "feeder")
     inlines = (OptimizationRunInline, RecommendationInline, EventTransitionInline)
-    actions = ("plan", "dispatch", "activate", "complete", "verify", "cancel")
+    actions = ("plan", "revisit", "dispatch", "activate", "complete", "verify", "cancel")
 
     def _each(self, request, queryset, service, done: str) -> None:
         for event in queryset:
@@ -112,6 +112,10 @@ class DemandResponseEventAdmin(ServiceWrittenAdmin):
     @admin.action(description="Plan: choose buildings and depths (a job)")
     def plan(self, request, queryset):
         self._queue(request, queryset, "optimization.optimize", "planning")
+
+    @admin.action(description="Revisit with the morning's readings: new target, plan again (a job)")
+    def revisit(self, request, queryset):
+        self._queue(request, queryset, "optimization.revisit", "revisiting")
 
     @admin.action(description="Dispatch the recommendations")
     def dispatch(self, request, queryset):

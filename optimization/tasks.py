@@ -6,6 +6,7 @@ from jobs.tasks import job_task
 from .models import DemandResponseEvent
 from .services.events import event_propose_from_grid
 from .services.planning import event_optimize
+from .services.revisit import event_revisit
 from .services.season import season_simulate
 from .services.verification import event_verify
 
@@ -21,6 +22,16 @@ def optimize(context: JobContext) -> None:
             p_target_met=round(run.p_target_met, 4), solve_s=round(run.solve_s, 4),
         )  # fmt: skip
         context.counts.update(candidates=run.candidates, selected=run.selected)
+
+
+@job_task("optimization.revisit")
+def revisit(context: JobContext) -> None:
+    """Revisit an event's plan with the morning's readings: a new target, the plan made again."""
+    event = DemandResponseEvent.objects.select_related("utility", "feeder").get(
+        pk=context.params["event_id"]
+    )
+    with context.commit() as result:
+        result.update(event_revisit(event=event))
 
 
 @job_task("optimization.verify")

@@ -147,6 +147,26 @@ def plan_record(*, utility) -> TrackRecord:
     return track_record(expected, delivered, [sd or 0.0 for sd in own])
 
 
+def forecast_day(event, day) -> dict[int, np.ndarray]:
+    """Each building's P50 for the event day (24 kW values) from the day's latest complete
+    forecast run; empty without one."""
+    run = (
+        ForecastRun.objects.filter(
+            utility=event.utility, day=day, status=ForecastRun.Status.COMPLETE
+        )
+        .order_by("-created_at")
+        .first()
+    )
+    if run is None:
+        return {}
+    return {
+        building_id: np.frombuffer(bytes(p50), "<f4")[:24].astype(float)
+        for building_id, p50 in BuildingForecast.objects.filter(run=run).values_list(
+            "building_id", "p50_kw"
+        )
+    }
+
+
 def _forecast_spread(
     event: DemandResponseEvent, buildings: list[Building]
 ) -> tuple[np.ndarray, np.ndarray]:

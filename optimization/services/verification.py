@@ -9,7 +9,7 @@ import numpy as np
 from django.db import transaction
 
 from forecasting import compliance
-from forecasting.models import BuildingForecast, ComplianceModelVersion, ForecastRun
+from forecasting.models import ComplianceModelVersion
 from forecasting.services.compliance import MIN_OUTCOMES, compliance_model_train
 from forecasting.services.windows import readings_window
 
@@ -17,7 +17,7 @@ from .. import mv
 from ..models import DemandResponseEvent, EventStatus, Recommendation
 from ..portfolio import DELIVERY_SHARE
 from .events import EventError, event_transition
-from .planning import ACTIVE_ANSWERS, _local_window
+from .planning import ACTIVE_ANSWERS, _local_window, forecast_day
 
 HISTORY_DAYS = 20
 
@@ -56,7 +56,7 @@ def event_verify(*, event: DemandResponseEvent, user=None) -> dict:
             event__starts_at__lt=event.starts_at,
         ).values_list("building_id", "event__starts_at")
     )  # fmt: skip
-    forecast = _forecast_day(event, day)
+    forecast = forecast_day(event, day)
     correction = _forecast_correction(forecast, day, set(ids.tolist()), first_hour, last_hour)
     delivered_total, verified, unverifiable = 0.0, 0, 0
     with transaction.atomic():
@@ -109,26 +109,6 @@ def event_verify(*, event: DemandResponseEvent, user=None) -> dict:
         "target_met": delivered_total >= event.target_kw,
         "forecast_correction": correction,
         "compliance_model_version": model.version if model else None,
-    }
-
-
-def _forecast_day(event, day) -> dict[int, np.ndarray]:
-    """Each building's P50 for the event day (24 kW values) from the day's latest complete
-    forecast run; empty without one."""
-    run = (
-        ForecastRun.objects.filter(
-            utility=event.utility, day=day, status=ForecastRun.Status.COMPLETE
-        )
-        .order_by("-created_at")
-        .first()
-    )
-    if run is None:
-        return {}
-    return {
-        building_id: np.frombuffer(bytes(p50), "<f4")[:24].astype(float)
-        for building_id, p50 in BuildingForecast.objects.filter(run=run).values_list(
-            "building_id", "p50_kw"
-        )
     }
 
 

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from forecasting.models import SeriesDay
+from forecasting.models import BuildingForecast, ForecastRun, SeriesDay
 from forecasting.services.readings import meter_days_upsert, series_days_upsert
 from stakeholders.models import BuildingType
 from tests.factories import BuildingFactory, FeederFactory, UtilityFactory
@@ -55,3 +55,38 @@ def event_window(start_hour: int = 15, hours: int = 3):
         EVENT_DAY.year, EVENT_DAY.month, EVENT_DAY.day, start_hour, tzinfo=ZoneInfo("UTC")
     )
     return starts, starts + timedelta(hours=hours)
+
+
+def forecast_for_event_day(grid, high_by: float) -> None:
+    """A complete forecast run for the event day whose P50 is `high_by` above every building's
+    usual day (the day's shared forecast error)."""
+    run = ForecastRun.objects.create(
+        utility=grid["utility"], day=EVENT_DAY, status=ForecastRun.Status.COMPLETE, chunks_total=1
+    )
+    for building in grid["buildings"]:
+        p50 = (daily_profile(building.curtailable_kw) * (1 + high_by)).astype("<f4")
+        BuildingForecast.objects.create(
+            run=run, building=building, method=BuildingForecast.Method.LSTM,
+            p10_kw=(p50 * 0.9).tobytes(), p50_kw=p50.tobytes(), p90_kw=(p50 * 1.1).tobytes(),
+            mean_kw=p50.tobytes(), peak_p50_kw=float(p50.max()),
+        )  # fmt: skip
+
+
+def morning_of_the_event(grid, forecast_high_by: float) -> None:
+    """The day's forecast, `forecast_high_by` off for everyone, and the day's readings as
+    usual (the revisit reads only the hours before the event)."""
+    forecast_for_event_day(grid, high_by=forecast_high_by)
+    buildings = grid["buildings"]
+    meter_days_upsert(
+        building_ids=np.array([b.pk for b in buildings]), days=[EVENT_DAY] * len(buildings),
+        kwh=np.stack([daily_profile(b.curtailable_kw) for b in buildings]), origin="uploaded",
+    )  # fmt: skip
+
+
+def need_on_the_day(grid, kw: float) -> None:
+    """Set the utility's capacity so that the day's true peak over the window is `kw` above
+    the HIGH threshold (80 % of capacity)."""
+    peak = sum(daily_profile(b.curtailable_kw)[15:18] for b in grid["buildings"]).max()
+    utility = grid["utility"]
+    utility.capacity_kw = (peak - kw) / 0.8
+    utility.save()

@@ -16,7 +16,13 @@ from optimization.services.events import (
     event_dispatch,
     event_propose,
 )
-from tests.optimization.conftest import EVENT_DAY, daily_profile, event_window
+from tests.optimization.conftest import (
+    EVENT_DAY,
+    daily_profile,
+    event_window,
+    morning_of_the_event,
+    need_on_the_day,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -60,3 +66,19 @@ def test_an_event_is_planned_and_verified_by_the_worker(celery_worker, grid):
     assert event.status == EventStatus.VERIFIED
     assert event.target_met is True
     assert verified.result["verified"] == planned.result["selected"]
+
+
+def test_a_plan_is_revisited_by_the_worker(celery_worker, grid):
+    need_on_the_day(grid, 4.0)
+    starts, ends = event_window()
+    event = event_propose(
+        utility=grid["utility"], starts_at=starts, ends_at=ends, target_kw=20.0, simulated=True
+    )
+    assert run_job("optimization.optimize", event_id=event.pk).status == "succeeded"
+    morning_of_the_event(grid, forecast_high_by=0.08)
+    revisited = run_job("optimization.revisit", event_id=event.pk)
+    assert revisited.status == "succeeded", revisited.error
+    assert revisited.result["target_kw"] == pytest.approx(4.0, abs=0.01)
+    assert revisited.result["withdrawn"] > 0
+    event.refresh_from_db()
+    assert event.target_kw == pytest.approx(4.0, abs=0.01)

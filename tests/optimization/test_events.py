@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from django.utils import timezone
 
-from forecasting.models import BuildingForecast, ComplianceModelVersion, ForecastRun
+from forecasting.models import ComplianceModelVersion
 from forecasting.services.compliance import compliance_predict
 from forecasting.services.readings import meter_days_upsert
 from optimization.models import DemandResponseEvent, EventStatus, OptimizationRun, Recommendation
@@ -28,7 +28,12 @@ from optimization.services.planning import (
 from optimization.services.verification import event_verify, verified_outcomes
 from stakeholders.models import Role
 from tests.factories import MembershipFactory, UserFactory, UtilityFactory
-from tests.optimization.conftest import EVENT_DAY, daily_profile, event_window
+from tests.optimization.conftest import (
+    EVENT_DAY,
+    daily_profile,
+    event_window,
+    forecast_for_event_day,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -222,21 +227,6 @@ def test_verification_measures_delivery_and_target(grid):
     for rec in asked:
         assert rec.complied
         assert rec.delivered_kw == pytest.approx(0.95 * rec.requested_kw, rel=0.15)
-
-
-def forecast_for_event_day(grid, high_by: float) -> None:
-    """A complete forecast run for the event day whose P50 is `high_by` above every building's
-    usual day (the day's shared forecast error)."""
-    run = ForecastRun.objects.create(
-        utility=grid["utility"], day=EVENT_DAY, status=ForecastRun.Status.COMPLETE, chunks_total=1
-    )
-    for building in grid["buildings"]:
-        p50 = (daily_profile(building.curtailable_kw) * (1 + high_by)).astype("<f4")
-        BuildingForecast.objects.create(
-            run=run, building=building, method=BuildingForecast.Method.LSTM,
-            p10_kw=(p50 * 0.9).tobytes(), p50_kw=p50.tobytes(), p90_kw=(p50 * 1.1).tobytes(),
-            mean_kw=p50.tobytes(), peak_p50_kw=float(p50.max()),
-        )  # fmt: skip
 
 
 def test_verification_keeps_the_forecast_counterfactual_corrected_by_a_comparison_group(grid):

@@ -1,0 +1,90 @@
+"""An event's plan revisited on its day, with the morning's readings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+from django.db import transaction
+from django.utils import timezone
+
+from forecasting.services.windows import readings_window
+
+from .. import mv
+from ..models import DemandResponseEvent, EventStatus, EventTransition, OptimizationRun
+from .events import EventError, event_cancel
+from .planning import _local_window, event_optimize, forecast_day
+
+REVISABLE = (EventStatus.OPTIMIZED, EventStatus.DISPATCHED)
+
+
+def event_revisit(*, event: DemandResponseEvent, user=None, now: datetime | None = None) -> dict:
+    """Before the window opens, the morning's readings show how far the day's forecast is off
+    for everyone (mv.comparison_ratio over the hours before the event, none of them curtailed).
+    The target is set again from the forecast corrected by it (the kW above the HIGH threshold
+    over the window), the change kept in the event's history, and the plan re-optimized: asks
+    already accepted stand, pending ones a smaller need no longer calls for are withdrawn, and
+    others are asked with the notice that is left. An event no longer needed is cancelled.
+    (The season simulator's Season._day_of does the same; see bench/season.py --day-of.)"""
+    if event.status not in REVISABLE:
+        raise EventError(
+            f"Event #{event.pk} is {event.get_status_display().lower()}; only a planned or "
+            "dispatched event can be revisited."
+        )
+    now = now or timezone.now()
+    if not event.simulated and now >= event.starts_at:
+        raise EventError(f"Event #{event.pk} has started; revisit it before its window opens.")
+    day, first_hour, last_hour = _local_window(event)
+    forecast = forecast_day(event, day)
+    if not forecast:
+        raise EventError(f"No complete forecast of {day} for {event.utility}: nothing to correct.")
+    end_before = max(first_hour - mv.ADJUST_GAP_H, 1)
+    morning = slice(max(end_before - mv.COMPARISON_HOURS, 0), end_before)
+    ids = np.array(sorted(forecast))
+    readings = readings_window(building_ids=ids, first_day=day, days=1)[:, 0].astype(float)
+    complete = np.isfinite(readings[:, morning]).all(axis=1)
+    if not complete.any():
+        raise EventError(
+            f"No readings yet for {day}, {morning.start:02d}:00-{morning.stop:02d}:00: nothing "
+            "to correct the forecast with."
+        )
+    predicted = np.stack([forecast[i] for i in ids])
+    ratio = mv.comparison_ratio(predicted[complete, morning], readings[complete, morning])
+    capacity, high_pct = event.utility.capacity_kw, event.utility.high_strain_pct
+    if event.feeder_id:
+        capacity = event.feeder.capacity_kw
+        predicted = predicted[np.isin(ids, list(_feeder_buildings(event)))]
+    system = predicted[:, first_hour:last_hour].sum(axis=0) * ratio
+    target = float((system - capacity * high_pct / 100.0).max())
+    before = event.target_kw
+    off = f"the morning's readings put the forecast {1 / ratio - 1:+.1%} off"
+    if target <= 0:
+        event_cancel(
+            event=event, user=user,
+            reason=f"Not needed after all: {off}, and the window stays under the HIGH threshold.",
+        )  # fmt: skip
+        return {"forecast_ratio": ratio, "target_before_kw": before, "cancelled": True}
+    with transaction.atomic():
+        DemandResponseEvent.objects.filter(pk=event.pk).update(target_kw=round(target, 3))
+        EventTransition.objects.create(
+            event=event, from_status=event.status, to_status=event.status,
+            by=user if user is not None and user.is_authenticated else None,
+            note=f"Target {before:,.1f} -> {target:,.1f} kW: {off}.",
+        )  # fmt: skip
+        event.refresh_from_db()
+        pending = set(event.recommendations.filter(status="pending").values_list("pk", flat=True))
+        run: OptimizationRun = event_optimize(event=event, user=user, now=now)
+    withdrawn = event.recommendations.filter(pk__in=pending, status="withdrawn").count()
+    return {
+        "forecast_ratio": ratio,
+        "target_before_kw": before,
+        "target_kw": event.target_kw,
+        "cancelled": False,
+        "optimization_run_id": run.pk,
+        "selected": run.selected,
+        "withdrawn": withdrawn,
+    }
+
+
+def _feeder_buildings(event: DemandResponseEvent) -> set[int]:
+    return set(event.feeder.buildings.values_list("pk", flat=True))

@@ -1,0 +1,95 @@
+"""An event's plan revisited on its day with the morning's readings."""
+
+import pytest
+
+from optimization.models import EventStatus, OptimizationRun
+from optimization.services.events import EventError, event_propose
+from optimization.services.planning import event_optimize
+from optimization.services.revisit import event_revisit
+from tests.optimization.conftest import (
+    event_window,
+    forecast_for_event_day,
+    morning_of_the_event,
+    need_on_the_day,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def planned_event(grid, target_kw: float):
+    starts, ends = event_window()  # 15:00-18:00
+    event = event_propose(
+        utility=grid["utility"], starts_at=starts, ends_at=ends, target_kw=target_kw,
+        simulated=True,
+    )  # fmt: skip
+    event_optimize(event=event)
+    event.refresh_from_db()
+    return event
+
+
+def test_a_forecast_that_ran_high_lowers_the_target_and_withdraws_asks(grid):
+    # given: a plan for 20 kW on a forecast that turns out 8 % high; the day needs 4 kW
+    need_on_the_day(grid, 4.0)
+    event = planned_event(grid, target_kw=20.0)
+    pending = event.recommendations.filter(status="pending").count()
+    morning_of_the_event(grid, forecast_high_by=0.08)
+    # when
+    result = event_revisit(event=event)
+    # then: the morning showed the error, the target follows the corrected forecast
+    event.refresh_from_db()
+    assert result["forecast_ratio"] == pytest.approx(1 / 1.08)
+    assert event.target_kw == pytest.approx(4.0, abs=0.01)
+    assert result["target_before_kw"] == 20.0
+    # and the plan was made again for it: fewer asks, the rest withdrawn
+    assert result["withdrawn"] > 0
+    assert event.recommendations.filter(status="pending").count() < pending
+    assert event.recommendations.filter(status="withdrawn").count() == result["withdrawn"]
+    assert OptimizationRun.objects.filter(event=event).count() == 2
+    # kept in the event's history
+    note = event.transitions.filter(note__startswith="Target").get().note
+    assert "20.0 -> 4.0 kW" in note
+    assert "+8.0% off" in note
+
+
+def test_a_forecast_that_ran_low_raises_the_target_and_asks_more(grid):
+    need_on_the_day(grid, 30.0)
+    event = planned_event(grid, target_kw=10.0)
+    asked = sum(r.requested_kw for r in event.recommendations.filter(status="pending"))
+    morning_of_the_event(grid, forecast_high_by=-0.08)
+    result = event_revisit(event=event)
+    event.refresh_from_db()
+    assert event.target_kw == pytest.approx(30.0, abs=0.01)
+    assert result["withdrawn"] == 0
+    now_asked = sum(r.requested_kw for r in event.recommendations.filter(status="pending"))
+    assert now_asked > asked
+
+
+def test_an_event_no_longer_needed_is_cancelled(grid):
+    need_on_the_day(grid, -5.0)  # the day stays 5 kW under the HIGH threshold
+    event = planned_event(grid, target_kw=10.0)
+    morning_of_the_event(grid, forecast_high_by=0.08)
+    result = event_revisit(event=event)
+    event.refresh_from_db()
+    assert result["cancelled"] is True
+    assert event.status == EventStatus.CANCELLED
+    assert event.transitions.last().note.startswith("Not needed after all")
+
+
+def test_a_revisit_needs_a_planned_event_a_forecast_and_the_mornings_readings(grid):
+    starts, ends = event_window()
+    proposed = event_propose(
+        utility=grid["utility"], starts_at=starts, ends_at=ends, target_kw=10.0, simulated=True
+    )
+    with pytest.raises(EventError, match="only a planned or dispatched event"):
+        event_revisit(event=proposed)
+    event_optimize(event=proposed)
+    proposed.refresh_from_db()
+    with pytest.raises(EventError, match="No complete forecast"):
+        event_revisit(event=proposed)
+    forecast_for_event_day(grid, high_by=0.05)
+    with pytest.raises(EventError, match="No readings yet for 2026-07-15, 08:00-14:00"):
+        event_revisit(event=proposed)
+    # nothing was changed by the refusals
+    proposed.refresh_from_db()
+    assert proposed.target_kw == 10.0
+    assert proposed.status == EventStatus.OPTIMIZED
