@@ -55,6 +55,9 @@ class DemandResponseEvent(models.Model):
     )  # fmt: skip
     delivered_kw = models.FloatField(null=True, blank=True)
     target_met = models.BooleanField(null=True, blank=True)
+    revisited_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the morning's readings last set its target again."
+    )
     forecast_correction = models.FloatField(
         null=True, blank=True,
         help_text="Actual / forecast load of what the event did not touch (the comparison group).",

@@ -1,3 +1,5 @@
+from datetime import datetime
+
 from forecasting.models import ForecastRun
 from jobs.models import JobRun
 from jobs.services import JobContext, job_create
@@ -6,7 +8,7 @@ from jobs.tasks import job_task
 from .models import DemandResponseEvent
 from .services.events import event_propose_from_grid
 from .services.planning import event_optimize
-from .services.revisit import event_revisit
+from .services.revisit import event_revisit, events_due_for_revisit
 from .services.season import season_simulate
 from .services.verification import event_verify
 
@@ -32,6 +34,20 @@ def revisit(context: JobContext) -> None:
     )
     with context.commit() as result:
         result.update(event_revisit(event=event))
+
+
+@job_task("optimization.revisit_due")
+def revisit_due(context: JobContext) -> None:
+    """The schedule's hourly call: a revisit job for each event due (events_due_for_revisit),
+    each its own job so that one day without readings does not hold up another. params["now"]
+    (ISO time) reads the schedule as of another moment."""
+    now = datetime.fromisoformat(context.params["now"]) if "now" in context.params else None
+    with context.commit() as result:
+        result["queued"] = [
+            job_create(kind="optimization.revisit", params={"event_id": event.pk}).pk
+            for event in events_due_for_revisit(now=now)
+        ]
+        context.counts["queued"] = len(result["queued"])
 
 
 @job_task("optimization.verify")

@@ -177,6 +177,10 @@ LOGGING = {
 # Downloaded data packages (the CityLearn wheel), shared by every checkout of this user.
 DATA_CACHE_DIR = Path(env_str("ENERGYREC_DATA_CACHE", str(Path.home() / ".cache" / "energyrec")))
 
+# The hour (in each utility's own time) from which the day's planned events are revisited with
+# the morning's readings.
+EVENT_REVISIT_HOUR = env_int("EVENT_REVISIT_HOUR", 10, minimum=0)
+
 # The schedule (celery beat, or `make run`'s embedded one): each entry records a job.
 CELERY_BEAT_SCHEDULE = {
     # Day-ahead forecasts, issued before midnight for the next day (times in TIME_ZONE).
@@ -184,6 +188,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "jobs.enqueue",
         "schedule": crontab(hour=env_int("FORECAST_HOUR", 22, minimum=0), minute=30),
         "args": ["forecasting.forecast_daily"],
+    },
+    # Each hour: the day's planned events whose utility has reached EVENT_REVISIT_HOUR in its
+    # own time are revisited with the morning's readings (optimization.revisit_due).
+    "revisit-events-hourly": {
+        "task": "jobs.enqueue",
+        "schedule": crontab(minute=5),
+        "args": ["optimization.revisit_due"],
     },
     "measure-kpis-daily": {
         "task": "jobs.enqueue",

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import numpy as np
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -59,13 +61,16 @@ def event_revisit(*, event: DemandResponseEvent, user=None, now: datetime | None
     before = event.target_kw
     off = f"the morning's readings put the forecast {1 / ratio - 1:+.1%} off"
     if target <= 0:
+        DemandResponseEvent.objects.filter(pk=event.pk).update(revisited_at=now)
         event_cancel(
             event=event, user=user,
             reason=f"Not needed after all: {off}, and the window stays under the HIGH threshold.",
         )  # fmt: skip
         return {"forecast_ratio": ratio, "target_before_kw": before, "cancelled": True}
     with transaction.atomic():
-        DemandResponseEvent.objects.filter(pk=event.pk).update(target_kw=round(target, 3))
+        DemandResponseEvent.objects.filter(pk=event.pk).update(
+            target_kw=round(target, 3), revisited_at=now
+        )
         EventTransition.objects.create(
             event=event, from_status=event.status, to_status=event.status,
             by=user if user is not None and user.is_authenticated else None,
@@ -84,6 +89,25 @@ def event_revisit(*, event: DemandResponseEvent, user=None, now: datetime | None
         "selected": run.selected,
         "withdrawn": withdrawn,
     }
+
+
+def events_due_for_revisit(*, now: datetime | None = None) -> list[DemandResponseEvent]:
+    """Planned or dispatched events that start later on their utility's day, once the utility
+    has reached settings.EVENT_REVISIT_HOUR in its own time, and were not revisited yet."""
+    now = now or timezone.now()
+    candidates = DemandResponseEvent.objects.filter(
+        status__in=REVISABLE, revisited_at__isnull=True, starts_at__gt=now,
+        starts_at__lt=now + timedelta(days=1),
+    ).select_related("utility", "feeder")  # fmt: skip
+    due = []
+    for event in candidates.order_by("starts_at", "pk"):
+        tz = ZoneInfo(event.utility.timezone)
+        local = now.astimezone(tz)
+        if local.hour >= settings.EVENT_REVISIT_HOUR and event.starts_at.astimezone(tz).date() == (
+            local.date()
+        ):
+            due.append(event)
+    return due
 
 
 def _feeder_buildings(event: DemandResponseEvent) -> set[int]:

@@ -1,12 +1,18 @@
 """An event's plan revisited on its day with the morning's readings."""
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
+from jobs.models import JobRun
+from jobs.services import job_execute
+from jobs.tasks import JOB_TASKS
 from optimization.models import EventStatus, OptimizationRun
 from optimization.services.events import EventError, event_propose
 from optimization.services.planning import event_optimize
-from optimization.services.revisit import event_revisit
+from optimization.services.revisit import event_revisit, events_due_for_revisit
 from tests.optimization.conftest import (
+    EVENT_DAY,
     event_window,
     forecast_for_event_day,
     morning_of_the_event,
@@ -93,3 +99,36 @@ def test_a_revisit_needs_a_planned_event_a_forecast_and_the_mornings_readings(gr
     proposed.refresh_from_db()
     assert proposed.target_kw == 10.0
     assert proposed.status == EventStatus.OPTIMIZED
+
+
+def at(hour: int, minute: int = 5) -> datetime:
+    return datetime(EVENT_DAY.year, EVENT_DAY.month, EVENT_DAY.day, hour, minute, tzinfo=UTC)
+
+
+def test_the_days_planned_events_are_due_from_the_revisit_hour_once(grid, settings):
+    settings.EVENT_REVISIT_HOUR = 10
+    event = planned_event(grid, target_kw=10.0)  # 15:00-18:00 UTC, the utility's own time
+    starts, ends = event_window()
+    proposed_only = event_propose(
+        utility=grid["utility"], starts_at=starts + timedelta(days=1),
+        ends_at=ends + timedelta(days=1), target_kw=10.0, simulated=True,
+    )  # fmt: skip
+    assert events_due_for_revisit(now=at(9)) == []  # before the revisit hour
+    assert events_due_for_revisit(now=at(10)) == [event]  # not the proposed one, not tomorrow's
+    assert events_due_for_revisit(now=at(15, 30)) == []  # it has started
+    # once revisited, it is not due again
+    need_on_the_day(grid, 4.0)
+    morning_of_the_event(grid, forecast_high_by=0.08)
+    event_revisit(event=event, now=at(10))
+    assert events_due_for_revisit(now=at(11)) == []
+    assert proposed_only.status == EventStatus.PROPOSED
+
+
+def test_the_hourly_job_queues_a_revisit_for_each_event_due(grid):
+    event = planned_event(grid, target_kw=10.0)
+    job = JobRun.objects.create(kind="optimization.revisit_due", params={"now": at(11).isoformat()})
+    done = job_execute(job_id=job.pk, work=JOB_TASKS["optimization.revisit_due"])
+    assert done.status == JobRun.Status.SUCCEEDED, done.error
+    queued = JobRun.objects.get(kind="optimization.revisit")
+    assert done.result == {"queued": [queued.pk]}
+    assert queued.params == {"event_id": event.pk}
