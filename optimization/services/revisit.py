@@ -40,7 +40,17 @@ def event_revisit(*, event: DemandResponseEvent, user=None, now: datetime | None
     forecast = forecast_day(event, day)
     if not forecast:
         raise EventError(f"No complete forecast of {day} for {event.utility}: nothing to correct.")
+    # The hours before the event (ending ADJUST_GAP_H before it) that have been read by now.
     end_before = max(first_hour - mv.ADJUST_GAP_H, 1)
+    local_now = now.astimezone(ZoneInfo(event.utility.timezone))
+    if local_now.date() < day:
+        raise EventError(
+            f"Event #{event.pk} is on {day}: revisit it on its day, once the morning is read."
+        )
+    if local_now.date() == day:
+        end_before = min(end_before, local_now.hour)
+    if end_before < 1:
+        raise EventError(f"No readings yet for {day}: it has only just begun.")
     morning = slice(max(end_before - mv.COMPARISON_HOURS, 0), end_before)
     ids = np.array(sorted(forecast))
     readings = readings_window(building_ids=ids, first_day=day, days=1)[:, 0].astype(float)

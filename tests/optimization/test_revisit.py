@@ -132,3 +132,21 @@ def test_the_hourly_job_queues_a_revisit_for_each_event_due(grid):
     queued = JobRun.objects.get(kind="optimization.revisit")
     assert done.result == {"queued": [queued.pk]}
     assert queued.params == {"event_id": event.pk}
+
+
+def test_a_revisit_on_the_day_reads_only_the_hours_already_read(grid):
+    need_on_the_day(grid, 4.0)
+    event = planned_event(grid, target_kw=20.0)
+    forecast_for_event_day(grid, high_by=0.08)
+    # the day before: too early
+    with pytest.raises(EventError, match="revisit it on its day"):
+        event_revisit(event=event, now=at(10) - timedelta(days=1))
+    # at 10:05, the hours 04:00-10:00, and none of them read yet
+    with pytest.raises(EventError, match="No readings yet for 2026-07-15, 04:00-10:00"):
+        event_revisit(event=event, now=at(10))
+    # once they are
+    morning_of_the_event(grid, forecast_high_by=0.08)
+    result = event_revisit(event=event, now=at(10))
+    assert result["forecast_ratio"] == pytest.approx(1 / 1.08)
+    event.refresh_from_db()
+    assert event.revisited_at == at(10)
