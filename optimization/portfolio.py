@@ -73,6 +73,8 @@ def build_problem(
     systematic_share: float = 0.0,
     reservation_usd_per_kwh: float = 0.0,
     comfort_usd_per_kw_at_30pct: float = COMFORT_USD_PER_KW_AT_30PCT,
+    common_load_kw: np.ndarray | None = None,
+    common_sd_share: float = 0.0,
 ) -> Problem:
     """Mean, variance and cost of each building at each level.
 
@@ -104,6 +106,8 @@ def build_problem(
         target_kw=float(target_kw),
         eps=float(eps),
         systematic_share=float(systematic_share),
+        common_load_kw=None if common_load_kw is None else np.asarray(common_load_kw, float),
+        common_sd_share=float(common_sd_share),
     )
 
 

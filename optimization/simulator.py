@@ -216,7 +216,7 @@ class Season:
             if system.max() >= threshold:
                 start, end = self._window(system, threshold)
                 plan = self._plan(
-                    strategy, learnt, actual, day, start, end,
+                    strategy, learnt, actual, forecast, day, start, end,
                     float((system[start:end] - threshold).max()), np.full(n, cfg.notice_h), eps,
                 )  # fmt: skip
             if cfg.day_of_hour is not None:
@@ -248,7 +248,9 @@ class Season:
         own = np.clip(1 + self.forecast_sd[:, None] * rng.normal(size=truth.shape), 0.2, None)
         return truth * (1 + shared)[None, :] * own
 
-    def _plan(self, strategy, learnt, actual, day, start, end, target, notice, eps, kept=None):
+    def _plan(
+        self, strategy, learnt, actual, forecast, day, start, end, target, notice, eps, kept=None
+    ):
         """Choose who is asked, and how deep, for the window [start, end) and target kW, with
         each building's notice (hours); `kept`: asks made the day before, which may be kept
         (their reservation is already paid) or released."""
@@ -286,14 +288,15 @@ class Season:
             believed, planned = self._hidden_truth(rows, n, k)
         else:
             believed = planned = np.full((n, k), self._blind_rate(learnt.history))
-        noise_sd = self._baseline_noise(actual, day, start, end, learnt.residuals)
+        noise_sd, load = self._baseline_noise(actual, forecast, day, start, end, learnt.residuals)
         # Expectations corrected by how past plans fared, their spread kept as a risk.
         record = track_record(*learnt.planned_verified)
         planned = np.clip(planned * (1 + record.bias), 0.0, 1.0)
         available = (recent < cfg.max_events_per_month) | (kept is not None and kept > 0)
         level, own = self._select(
-            strategy, planned, available, target, end - start, noise_sd, record, eps, kept
-        )
+            strategy, planned, available, target, end - start, (noise_sd, load), record, eps,
+            learnt.residuals.ratio_sd, kept,
+        )  # fmt: skip
         released = np.zeros(0, dtype=np.int64) if kept is None else np.flatnonzero(
             (kept > 0) & (level == 0)
         )  # fmt: skip
@@ -324,7 +327,7 @@ class Season:
                 return None  # too late to ask anyone
             target = float((updated[start:end] - threshold).max())
             return self._plan(
-                strategy, learnt, actual, day, start, end, target,
+                strategy, learnt, actual, forecast, day, start, end, target,
                 np.full(n, float(start - hour)), eps,
             )  # fmt: skip
         if plan.start <= hour:
@@ -337,7 +340,7 @@ class Season:
             )  # fmt: skip
         notice = np.where(plan.level > 0, plan.notice, float(plan.start - hour))
         return self._plan(
-            strategy, learnt, actual, day, plan.start, plan.end, target, notice, eps,
+            strategy, learnt, actual, forecast, day, plan.start, plan.end, target, notice, eps,
             kept=plan.level,
         )  # fmt: skip
 
@@ -454,12 +457,16 @@ class Season:
         return float(measured.sum()), measured
 
     @staticmethod
-    def _baseline_noise(actual, day, start, end, residuals) -> np.ndarray:
-        """The error (kW, one standard deviation) of each building's counterfactual over the
-        window: the forecast's relative error seen so far, at the load the building drew in
-        those hours over the last two weeks (not today's forecast, whose own error it is)."""
+    def _baseline_noise(actual, forecast, day, start, end, residuals):
+        """(error, load), kW per building: the error (one standard deviation) of each
+        building's counterfactual over the window: the forecast's relative error seen so far, at the load the building drew in
+        those hours over the last two weeks (not its own forecast for today, whose own error
+        it is), scaled to today by the forecast of everyone together: events fall on the
+        hottest days, when every load is well above its fortnight's (a third of the error was
+        missed without)."""
         usual = actual[:, max(day - 14, 0) : day, start:end].mean(axis=(1, 2))
-        return residuals.relative_sd * usual / np.sqrt(end - start)
+        load = usual * forecast[:, start:end].mean(axis=1).sum() / max(usual.sum(), 1e-9)
+        return residuals.relative_sd * load / np.sqrt(end - start), load
 
     def _hidden_truth(self, rows: compliance.Events, n: int, k: int):
         """The reference, not a strategy: each ask's true P(complies) and expected delivered
@@ -502,8 +509,13 @@ class Season:
                 end += 1
         return start, end
 
-    def _select(self, strategy, believed, available, target, hours, noise_sd, record, eps, kept):
+    def _select(
+        self, strategy, believed, available, target, hours, baseline, record, eps, ratio_sd, kept
+    ):
+        """Who is asked how deep; baseline: each building's counterfactual error and load (kW),
+        ratio_sd: the comparison group's error as a share of load."""
         cfg = self.config
+        noise_sd, load = baseline
         n = believed.shape[0]
         candidates = Candidates(
             curtailable_kw=self.curtailable_kw,
@@ -519,6 +531,7 @@ class Season:
             incentive_usd_per_kwh=cfg.incentive_usd_per_kwh,
             feeder_target_kw=np.zeros(int(self.feeder.max()) + 1),
             systematic_share=record.systematic_share, reservation_usd_per_kwh=reservation,
+            common_load_kw=load, common_sd_share=ratio_sd,
         )  # fmt: skip
         if kept is not None and kept.any():
             # An ask made the day before may be kept at its depth, its reservation already
@@ -608,14 +621,29 @@ class _Residuals:
 
     def __init__(self, n: int) -> None:
         self.sum_sq, self.count = np.zeros(n), np.zeros(n)
+        # The comparison ratio's own error, from the days' two random halves of the quiet
+        # buildings: their readings differ by twice the whole group's sd.
+        self.halves_sq, self.days = 0.0, 0
+        self._rng = np.random.default_rng(0)
 
     def add(self, rows: np.ndarray, forecast: np.ndarray, actual: np.ndarray) -> None:
         if not rows.size or forecast.sum() <= 0:
             return
+        if rows.size >= 2 * mv.COMPARISON_MIN_BUILDINGS:
+            half = self._rng.random(rows.size) < 0.5
+            first = mv.comparison_ratio(forecast[half], actual[half])
+            second = mv.comparison_ratio(forecast[~half], actual[~half])
+            self.halves_sq += (first - second) ** 2
+            self.days += 1
         adjusted = forecast * mv.comparison_ratio(forecast, actual)
         relative = np.where(adjusted > 0, (adjusted - actual) / np.maximum(adjusted, 1e-9), 0.0)
         self.sum_sq[rows] += np.sum(relative**2, axis=1)
         self.count[rows] += np.sum(adjusted > 0, axis=1)
+
+    @property
+    def ratio_sd(self) -> float:
+        """The comparison ratio's error (one sd, a share of load); 0 before two days are seen."""
+        return float(np.sqrt(self.halves_sq / self.days) / 2.0) if self.days >= 2 else 0.0
 
     @property
     def relative_sd(self) -> np.ndarray:

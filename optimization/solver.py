@@ -58,6 +58,12 @@ class Problem:
     # The prediction's own error, common to every building: one standard deviation of the
     # plan's delivered kW as a share of its expectation (what past events showed).
     systematic_share: float = 0.0
+    # Verification's error common to every building asked: the comparison group's reading of
+    # the day's forecast error errs by common_sd_share (one sd) of the load each asked
+    # building's baseline rests on, common_load_kw (n,); a plan of shallow asks of many
+    # buildings carries the most of it.
+    common_load_kw: np.ndarray | None = None
+    common_sd_share: float = 0.0
 
     @property
     def z(self) -> float:
@@ -93,14 +99,26 @@ def _evaluate(problem: Problem, level: np.ndarray) -> tuple[float, float, float]
 
 
 def own_sd_kw(problem: Problem, level: np.ndarray) -> float:
-    """The sd of a plan's delivered kW from its buildings' own uncertainties (compliance and
-    baselines), without the common error: what a track record should not count again."""
-    return float(np.sqrt(_evaluate(problem, level)[2]))
+    """The sd of a plan's verified kW from what it knows of (its buildings' compliance and
+    baselines, verification's common error), without the prediction's common error: what a
+    track record should not count again."""
+    return float(np.sqrt(_evaluate(problem, level)[2] + _common_kw(problem, level) ** 2))
+
+
+def _asked_load(problem: Problem, level: np.ndarray) -> float:
+    if problem.common_load_kw is None:
+        return 0.0
+    return float(problem.common_load_kw[level > 0].sum())
+
+
+def _common_kw(problem: Problem, level: np.ndarray) -> float:
+    """Verification's common error for the plan (kW, one sd)."""
+    return problem.common_sd_share * _asked_load(problem, level)
 
 
 def _summary(problem: Problem, level, bound, started, iterations, solver) -> Plan:
     cost, mean, var = _evaluate(problem, level)
-    var += (problem.systematic_share * mean) ** 2
+    var += (problem.systematic_share * mean) ** 2 + _common_kw(problem, level) ** 2
     std = float(np.sqrt(var))
     p_met = (
         float(special.ndtr((mean - problem.target_kw) / std))
@@ -389,18 +407,23 @@ def solve_fast(problem: Problem, *, max_iterations: int = 20) -> Plan:
     seed = np.where(problem.allowed, best, -np.inf).argmax(axis=1)
     variance = float(problem.var_kw2[np.arange(problem.mean_kw.shape[0]), seed].sum()) * 0.05 + 1e-6
     mean = problem.target_kw / (1.0 - z * share)
+    load = 0.0  # the asked buildings' load (verification's common error), from the first plan on
+    common = problem.common_sd_share > 0 and problem.common_load_kw is not None
     level = np.zeros(problem.mean_kw.shape[0], dtype=np.int64)
     bound = 0.0
     iterations = 0
     for iteration in range(1, max_iterations + 1):
         iterations = iteration
-        gain, need = _linearised(problem, mean, variance)
+        gain, need = _linearised(problem, mean, variance, load)
         level, bound, relaxed_bound = _greedy(problem, gain, need)
         _, new_mean, new_variance = _evaluate(problem, level)
-        settled = abs(new_variance - variance) <= 1e-4 * max(variance, 1.0) and (
-            share == 0 or abs(new_mean - mean) <= 1e-4 * max(mean, 1.0)
+        new_load = _asked_load(problem, level)
+        settled = (
+            abs(new_variance - variance) <= 1e-4 * max(variance, 1.0)
+            and (share == 0 or abs(new_mean - mean) <= 1e-4 * max(mean, 1.0))
+            and (not common or abs(new_load - load) <= 1e-4 * max(load, 1.0))
         )
-        mean, variance = new_mean, max(new_variance, 1e-6)
+        mean, variance, load = new_mean, max(new_variance, 1e-6), new_load
         if settled:
             break
     level = _drop_redundant(problem, gain, level, need)
@@ -422,8 +445,10 @@ def solve_fast(problem: Problem, *, max_iterations: int = 20) -> Plan:
     while not plan.feasible and tries < 5:
         tries += 1
         shortfall = problem.target_kw + z * plan.std_kw - plan.expected_kw
-        own = max(plan.std_kw**2 - (share * plan.expected_kw) ** 2, 1e-12)
-        gain, need = _linearised(problem, plan.expected_kw, own)
+        _, _, own = _evaluate(problem, plan.level)
+        gain, need = _linearised(
+            problem, plan.expected_kw, max(own, 1e-12), _asked_load(problem, plan.level)
+        )
         level, bound, _ = _greedy(problem, gain, need + shortfall * 1.05)
         plan = _summary(problem, level, bound, started, iterations + tries, "fast")
     if not plan.feasible:
@@ -431,17 +456,22 @@ def solve_fast(problem: Problem, *, max_iterations: int = 20) -> Plan:
     return plan
 
 
-def _linearised(problem: Problem, mean: float, variance: float) -> tuple[np.ndarray, float]:
+def _linearised(
+    problem: Problem, mean: float, variance: float, load: float = 0.0
+) -> tuple[np.ndarray, float]:
     """Each level's gain and the need of the knapsack that stands for the chance constraint
-    mean - z sqrt(variance + (s mean)^2) >= T, linearised at the current plan's mean and
-    variance: gain = mu - beta var, need >= sum of gains. With s = 0 it is the familiar
-    mu - z var / (2 sqrt(S)) >= T + z sqrt(S) / 2."""
-    z, share = problem.z, problem.systematic_share
-    root = np.sqrt(variance + (share * mean) ** 2)
+    mean - z sqrt(variance + (s mean)^2 + (c load)^2) >= T, linearised at the current plan's
+    mean, variance and asked load: gain = mu - beta var - gamma load_i, need >= sum of gains.
+    With s = c = 0 it is the familiar mu - z var / (2 sqrt(S)) >= T + z sqrt(S) / 2."""
+    z, share, c = problem.z, problem.systematic_share, problem.common_sd_share
+    root = np.sqrt(variance + (share * mean) ** 2 + (c * load) ** 2)
     slope = 1.0 - z * share**2 * mean / root  # d(mean - z root) / d(mean), > 0 while z s < 1
     beta = z / (2 * root * slope)
     need = (problem.target_kw + z * variance / (2 * root)) / slope
-    return problem.mean_kw - beta * problem.var_kw2, need
+    gain = problem.mean_kw - beta * problem.var_kw2
+    if problem.common_load_kw is not None and c > 0:
+        gain = gain - (z * c**2 * load / (root * slope)) * problem.common_load_kw[:, None]
+    return gain, need
 
 
 def _out_of_reach(problem: Problem, plan: Plan | None, bound, started, iterations) -> Plan:

@@ -7,12 +7,14 @@ import numpy as np
 import pytest
 
 from forecasting import compliance
+from optimization import mv
 from optimization.simulator import (
     FORECAST_DAY_SD,
     RELIABILITY,
     BehaviorParams,
     Season,
     _Learnt,
+    _Residuals,
     true_compliance,
 )
 
@@ -227,7 +229,7 @@ def test_a_day_the_forecast_overstated_releases_asks_made_the_day_before():
     start, end = season._window(system, threshold)
     target = float((system[start:end] - threshold).max())
     notice = np.full(len(truth), season.config.notice_h)
-    ahead = season._plan("blind", learnt, actual, day, start, end, target, notice, 0.05)
+    ahead = season._plan("blind", learnt, actual, forecast, day, start, end, target, notice, 0.05)
     # when: the morning shows the forecast 8 % high
     plan = season._day_of("blind", learnt, actual, day, forecast, threshold, ahead, 0.05)
     # then: a smaller target, met by keeping some of the asks at their depth and releasing
@@ -260,3 +262,20 @@ def test_a_column_that_varies_only_by_rounding_is_not_learnt_from():
     hotter = compliance.take(fresh, np.arange(50))
     hotter.temperature_c = np.full(50, 36.0)
     np.testing.assert_allclose(compliance.predict(model, hotter), compliance.predict(model, fresh))
+
+
+def test_the_comparison_ratios_error_is_read_from_two_halves_of_the_quiet_buildings():
+    # given: 4,000 quiet buildings a day whose forecasts err by 25 % an hour each
+    rng = np.random.default_rng(21)
+    truth = rng.lognormal(1.0, 1.0, size=(4_000, 1)) * np.ones((1, 8))
+    residuals = _Residuals(4_000)
+    for _ in range(60):
+        forecast = truth * (1 + 0.25 * rng.normal(size=truth.shape))
+        residuals.add(np.arange(4_000), forecast, truth)
+    # then: the error of the whole group's reading, as repeated days show it
+    readings = [
+        mv.comparison_ratio(truth * (1 + 0.25 * rng.normal(size=truth.shape)), truth)
+        for _ in range(200)
+    ]
+    assert residuals.ratio_sd == pytest.approx(np.std(readings), rel=0.3)
+    assert _Residuals(10).ratio_sd == 0.0  # nothing seen yet

@@ -228,3 +228,25 @@ def test_the_held_out_outcomes_start_at_an_event():
     _, metrics = compliance.fit_if_better(rows, held_out_share=0.3)
     assert metrics["held_out"] == 250  # the last event, the boundary nearest to 30 %
     assert "calibration_slope" in metrics or metrics["kept"] == "priors"
+
+
+def test_verifications_common_error_is_planned_for():
+    candidates = synthetic_candidates(3_000, feeders=10, seed=9)
+    common = {
+        "target_kw": 2_000.0, "eps": 0.05, "duration_h": 3.0, "incentive_usd_per_kwh": 0.5,
+        "feeder_target_kw": np.zeros(10), "comfort_usd_per_kw_at_30pct": 0.6,
+    }  # fmt: skip
+    load = candidates.curtailable_kw / 0.75  # the load each baseline rests on
+    plain = solve_fast(build_problem(candidates, **common))
+    problem = build_problem(candidates, common_load_kw=load, common_sd_share=0.003, **common)
+    careful = solve_fast(problem)
+    # then: its reported spread holds the common error, and it meets the target at 95 %
+    asked_load = load[careful.level > 0].sum()
+    assert careful.feasible
+    assert careful.p_target_met == pytest.approx(0.95, abs=0.005)
+    assert careful.std_kw > 0.003 * asked_load
+    # and it asks for more to cover it
+    assert careful.expected_kw > plain.expected_kw
+    # the plain plan, judged with that error, falls short of 95 %
+    plain_var = (plain.std_kw**2) + (0.003 * load[plain.level > 0].sum()) ** 2
+    assert special.ndtr((plain.expected_kw - 2_000.0) / np.sqrt(plain_var)) < 0.95
