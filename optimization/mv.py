@@ -25,6 +25,7 @@ ADJUST_CAP = 0.2
 COMPARISON_HOURS = 6
 COMPARISON_TRIM = 0.05
 COMPARISON_MIN_BUILDINGS = 1000
+HALF_MIN_BUILDINGS = 50
 COMPLY_SHARE = 0.8
 
 
@@ -133,6 +134,27 @@ def forecast_correction(
         actual[:, before].sum(axis=1) + actual[:, start_h:end_h].sum(axis=1) * control,
         weight=weight,
     )
+
+
+def halves_difference(
+    forecast: np.ndarray, actual: np.ndarray, rng: np.random.Generator
+) -> float | None:
+    """comparison_ratio of a random half of the rows (buildings nobody asked) minus that of the
+    other half: its spread is twice the whole group's error, each half having twice its
+    variance. None under 2 x HALF_MIN_BUILDINGS rows."""
+    if len(forecast) < 2 * HALF_MIN_BUILDINGS:
+        return None
+    half = rng.random(len(forecast)) < 0.5
+    return comparison_ratio(forecast[half], actual[half]) - comparison_ratio(
+        forecast[~half], actual[~half]
+    )
+
+
+def ratio_sd(differences) -> float:
+    """The comparison group's error (one sd, a share of load) from days' halves_difference;
+    0 before two days."""
+    differences = np.asarray(list(differences), float)
+    return float(np.sqrt(np.mean(differences**2)) / 2.0) if differences.size >= 2 else 0.0
 
 
 def baseline_error_sd(

@@ -622,19 +622,16 @@ class _Residuals:
     def __init__(self, n: int) -> None:
         self.sum_sq, self.count = np.zeros(n), np.zeros(n)
         # The comparison ratio's own error, from the days' two random halves of the quiet
-        # buildings: their readings differ by twice the whole group's sd.
-        self.halves_sq, self.days = 0.0, 0
+        # buildings (mv.halves_difference).
+        self.differences: list[float] = []
         self._rng = np.random.default_rng(0)
 
     def add(self, rows: np.ndarray, forecast: np.ndarray, actual: np.ndarray) -> None:
         if not rows.size or forecast.sum() <= 0:
             return
-        if rows.size >= 2 * mv.COMPARISON_MIN_BUILDINGS:
-            half = self._rng.random(rows.size) < 0.5
-            first = mv.comparison_ratio(forecast[half], actual[half])
-            second = mv.comparison_ratio(forecast[~half], actual[~half])
-            self.halves_sq += (first - second) ** 2
-            self.days += 1
+        difference = mv.halves_difference(forecast, actual, self._rng)
+        if difference is not None:
+            self.differences.append(difference)
         adjusted = forecast * mv.comparison_ratio(forecast, actual)
         relative = np.where(adjusted > 0, (adjusted - actual) / np.maximum(adjusted, 1e-9), 0.0)
         self.sum_sq[rows] += np.sum(relative**2, axis=1)
@@ -643,7 +640,7 @@ class _Residuals:
     @property
     def ratio_sd(self) -> float:
         """The comparison ratio's error (one sd, a share of load); 0 before two days are seen."""
-        return float(np.sqrt(self.halves_sq / self.days) / 2.0) if self.days >= 2 else 0.0
+        return mv.ratio_sd(self.differences)
 
     @property
     def relative_sd(self) -> np.ndarray:

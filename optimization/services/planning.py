@@ -4,7 +4,7 @@ recommendations), and the answers (accept, or decline and the rest re-planned)."
 from __future__ import annotations
 
 import tracemalloc
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -16,9 +16,10 @@ from forecasting import compliance
 from forecasting.lstm import TEMP_CENTRE_C
 from forecasting.models import BuildingForecast, ForecastRun, GridStatusHour, SeriesDay
 from forecasting.services.compliance import compliance_predict
-from forecasting.services.windows import series_window
+from forecasting.services.windows import readings_window, series_window
 from stakeholders.models import Building
 
+from .. import mv
 from ..models import DemandResponseEvent, EventStatus, OptimizationRun, Recommendation
 from ..portfolio import (
     DELIVERY_SHARE,
@@ -36,6 +37,9 @@ Z90 = 1.2815515655446004
 # Without a forecast interval for a building, its counterfactual is taken as this uncertain.
 DEFAULT_FORECAST_SD_SHARE = 0.1
 ACTIVE_ANSWERS = (Recommendation.Status.PENDING, Recommendation.Status.ACCEPTED)
+# Verification's own common error is read from the utility's last days (comparison_ratio_sd).
+RATIO_HISTORY_DAYS = 7
+RATIO_SAMPLE = 4_000
 
 
 def _local_window(event: DemandResponseEvent):
@@ -147,30 +151,61 @@ def plan_record(*, utility) -> TrackRecord:
     return track_record(expected, delivered, [sd or 0.0 for sd in own])
 
 
-def forecast_day(event, day) -> dict[int, np.ndarray]:
-    """Each building's P50 for the event day (24 kW values) from the day's latest complete
-    forecast run; empty without one."""
+def forecast_day(utility, day, building_ids=None) -> dict[int, np.ndarray]:
+    """Each building's P50 for `day` (24 kW values) from the day's latest complete forecast run
+    of the utility (only `building_ids`, where given); empty without one."""
     run = (
-        ForecastRun.objects.filter(
-            utility=event.utility, day=day, status=ForecastRun.Status.COMPLETE
-        )
+        ForecastRun.objects.filter(utility=utility, day=day, status=ForecastRun.Status.COMPLETE)
         .order_by("-created_at")
         .first()
     )
     if run is None:
         return {}
+    rows = BuildingForecast.objects.filter(run=run)
+    if building_ids is not None:
+        rows = rows.filter(building_id__in=[int(i) for i in building_ids])
     return {
         building_id: np.frombuffer(bytes(p50), "<f4")[:24].astype(float)
-        for building_id, p50 in BuildingForecast.objects.filter(run=run).values_list(
-            "building_id", "p50_kw"
-        )
+        for building_id, p50 in rows.values_list("building_id", "p50_kw")
     }
 
 
-def _forecast_spread(
-    event: DemandResponseEvent, buildings: list[Building]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per building: the forecast's sd over the window, and the feeder targets from grid status."""
+def comparison_ratio_sd(*, utility, before: date) -> float:
+    """How far verification's comparison group errs in reading a day's forecast error (one sd,
+    a share of load): over the utility's last RATIO_HISTORY_DAYS days before `before` with a
+    complete forecast and readings, two random halves of up to RATIO_SAMPLE buildings nobody
+    was asked that day read their afternoon (mv.halves_difference). 0 without two such days."""
+    rng = np.random.default_rng(utility.pk)
+    ids = np.array(
+        Building.objects.filter(utility=utility).order_by("pk").values_list("pk", flat=True)
+    )
+    if ids.size > RATIO_SAMPLE:
+        ids = np.sort(rng.choice(ids, RATIO_SAMPLE, replace=False))
+    differences = []
+    for back in range(1, RATIO_HISTORY_DAYS + 1):
+        day = before - timedelta(days=back)
+        asked = set(
+            Recommendation.objects.filter(
+                event__utility=utility, event__starts_at__date=day, status__in=ACTIVE_ANSWERS
+            ).values_list("building_id", flat=True)
+        )  # fmt: skip
+        quiet = [i for i in ids.tolist() if i not in asked]
+        forecast = forecast_day(utility, day, quiet)
+        if len(forecast) < 2 * mv.HALF_MIN_BUILDINGS:
+            continue
+        rows = np.array(sorted(forecast))
+        actual = readings_window(building_ids=rows, first_day=day, days=1)[:, 0, 12:20]
+        complete = np.isfinite(actual).all(axis=1)
+        predicted = np.stack([forecast[i][12:20] for i in rows])
+        difference = mv.halves_difference(predicted[complete], actual[complete].astype(float), rng)
+        if difference is not None:
+            differences.append(difference)
+    return mv.ratio_sd(differences)
+
+
+def _forecast_spread(event: DemandResponseEvent, buildings: list[Building]):
+    """Per building: the forecast's sd and P50 over the window (None without a forecast run),
+    and the feeder targets from grid status."""
     day, first_hour, last_hour = _local_window(event)
     sd = np.array([DEFAULT_FORECAST_SD_SHARE * b.curtailable_kw for b in buildings])
     run = (
@@ -181,22 +216,25 @@ def _forecast_spread(
         .first()
     )
     feeder_excess: dict[int, float] = {}
+    load = None
     if run is not None:
         position = {b.pk: i for i, b in enumerate(buildings)}
-        for building_id, p10, p90 in BuildingForecast.objects.filter(
+        load = np.zeros(len(buildings))
+        for building_id, p10, p50, p90 in BuildingForecast.objects.filter(
             run=run, building_id__in=list(position)
-        ).values_list("building_id", "p10_kw", "p90_kw"):
+        ).values_list("building_id", "p10_kw", "p50_kw", "p90_kw"):
+            window = slice(first_hour, last_hour)
             spread = (
-                np.frombuffer(bytes(p90), "<f4")[first_hour:last_hour]
-                - np.frombuffer(bytes(p10), "<f4")[first_hour:last_hour]
+                np.frombuffer(bytes(p90), "<f4")[window] - np.frombuffer(bytes(p10), "<f4")[window]
             )
             sd[position[building_id]] = float(np.mean(spread)) / (2 * Z90)
+            load[position[building_id]] = float(np.frombuffer(bytes(p50), "<f4")[window].mean())
         window = (event.starts_at, event.ends_at)
         for feeder_id, excess in GridStatusHour.objects.filter(
             run=run, feeder__isnull=False, starts_at__gte=window[0], starts_at__lt=window[1]
         ).values_list("feeder_id", "kw_above_high"):
             feeder_excess[feeder_id] = max(feeder_excess.get(feeder_id, 0.0), excess)
-    return sd, feeder_excess
+    return sd, load, feeder_excess
 
 
 def _month_counts(event: DemandResponseEvent, ids: list[int]) -> dict[int, int]:
@@ -251,7 +289,7 @@ def event_optimize(
     record = plan_record(utility=event.utility)
     planned = np.clip(share * (1 + record.bias) / DELIVERY_SHARE, 0.0, 1.0)
     k = len(DEPTH_LEVELS_PCT)
-    sd, feeder_excess = _forecast_spread(event, buildings)
+    sd, load, feeder_excess = _forecast_spread(event, buildings)
     feeders = sorted({b.feeder_id for b in buildings if b.feeder_id})
     feeder_index = {f: i for i, f in enumerate(feeders)}
     month = _month_counts(event, ids)
@@ -274,7 +312,10 @@ def event_optimize(
     problem = build_problem(
         candidates, target_kw=event.target_kw, eps=event.risk_eps, duration_h=event.duration_h,
         incentive_usd_per_kwh=event.incentive_usd_per_kwh, feeder_target_kw=feeder_target,
-        systematic_share=record.systematic_share,
+        systematic_share=record.systematic_share, common_load_kw=load,
+        common_sd_share=0.0 if load is None else comparison_ratio_sd(
+            utility=event.utility, before=_local_window(event)[0]
+        ),
     )  # fmt: skip
     if accepted:
         cost, allowed = problem.cost.copy(), problem.allowed.copy()

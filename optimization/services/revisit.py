@@ -37,7 +37,7 @@ def event_revisit(*, event: DemandResponseEvent, user=None, now: datetime | None
     if not event.simulated and now >= event.starts_at:
         raise EventError(f"Event #{event.pk} has started; revisit it before its window opens.")
     day, first_hour, last_hour = _local_window(event)
-    forecast = forecast_day(event, day)
+    forecast = forecast_day(event.utility, day)
     if not forecast:
         raise EventError(f"No complete forecast of {day} for {event.utility}: nothing to correct.")
     # The hours before the event (ending ADJUST_GAP_H before it) that have been read by now.

@@ -56,7 +56,7 @@ def event_verify(*, event: DemandResponseEvent, user=None) -> dict:
             event__starts_at__lt=event.starts_at,
         ).values_list("building_id", "event__starts_at")
     )  # fmt: skip
-    forecast = forecast_day(event, day)
+    forecast = forecast_day(event.utility, day)
     correction = _forecast_correction(forecast, day, set(ids.tolist()), first_hour, last_hour)
     delivered_total, verified, unverifiable = 0.0, 0, 0
     with transaction.atomic():

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 from django.utils import timezone
 
-from forecasting.models import ComplianceModelVersion
+from forecasting.models import BuildingForecast, ComplianceModelVersion, ForecastRun
 from forecasting.services.compliance import compliance_predict
 from forecasting.services.readings import meter_days_upsert
+from optimization import mv
 from optimization.models import DemandResponseEvent, EventStatus, OptimizationRun, Recommendation
 from optimization.services.events import (
     EventError,
@@ -20,6 +21,7 @@ from optimization.services.events import (
     event_transition,
 )
 from optimization.services.planning import (
+    comparison_ratio_sd,
     event_optimize,
     plan_record,
     recommendation_accept,
@@ -27,7 +29,14 @@ from optimization.services.planning import (
 )
 from optimization.services.verification import event_verify, verified_outcomes
 from stakeholders.models import Role
-from tests.factories import MembershipFactory, UserFactory, UtilityFactory
+from tests.factories import (
+    BuildingFactory,
+    FeederFactory,
+    MembershipFactory,
+    OrganizationFactory,
+    UserFactory,
+    UtilityFactory,
+)
 from tests.optimization.conftest import (
     EVENT_DAY,
     daily_profile,
@@ -377,3 +386,48 @@ def test_the_record_counts_as_common_only_the_spread_plans_did_not_know_of(grid)
     plan = event_optimize(event=event)
     event.refresh_from_db()
     assert 0 < event.own_sd_kw < (plan.expected_kw - plan.p10_kw) / 1.2815515655446004
+
+
+def test_verifications_common_error_is_read_from_the_utilitys_last_afternoons():
+    # given: 300 buildings whose forecasts of the last four days erred by 25 % an hour each
+    rng = np.random.default_rng(31)
+    utility = UtilityFactory(timezone="UTC")
+    owner, feeder = OrganizationFactory(), FeederFactory(utility=utility)
+    buildings = BuildingFactory.create_batch(300, utility=utility, owner=owner, feeder=feeder)
+    ids = np.array([b.pk for b in buildings])
+    scale = rng.lognormal(1.0, 0.8, size=300)
+    days = [EVENT_DAY - timedelta(days=back) for back in range(1, 5)]
+    for day in days:
+        truth = scale[:, None] * daily_profile(1.0)[None, :]
+        forecast = truth * (1 + 0.25 * rng.normal(size=truth.shape))
+        meter_days_upsert(
+            building_ids=ids, days=[day] * 300, kwh=truth, origin="uploaded"
+        )  # fmt: skip
+        run = ForecastRun.objects.create(
+            utility=utility, day=day, status=ForecastRun.Status.COMPLETE, chunks_total=1
+        )
+        BuildingForecast.objects.bulk_create(
+            BuildingForecast(
+                run=run,
+                building_id=int(i),
+                method=BuildingForecast.Method.LSTM,
+                p10_kw=b"",
+                p50_kw=row.astype("<f4").tobytes(),
+                p90_kw=b"",
+                mean_kw=b"",
+                peak_p50_kw=float(row.max()),
+            )  # fmt: skip
+            for i, row in zip(ids, forecast, strict=True)
+        )
+    # when
+    estimate = comparison_ratio_sd(utility=utility, before=EVENT_DAY)
+    # then: about the error of the whole group's reading of a day, as repeated days show it
+    truth = scale[:, None] * daily_profile(1.0)[None, 12:20]
+    readings = [
+        mv.comparison_ratio(truth * (1 + 0.25 * rng.normal(size=truth.shape)), truth)
+        for _ in range(300)
+    ]
+    assert estimate > 0
+    assert estimate == pytest.approx(np.std(readings), rel=0.6)
+    # a utility of a dozen buildings cannot tell: no such error is assumed
+    assert comparison_ratio_sd(utility=UtilityFactory(), before=EVENT_DAY) == 0.0
