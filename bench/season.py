@@ -54,7 +54,10 @@ LABELS = {
 
 
 def build_season(
-    buildings: int, seed: int = FIRST_SEED, eps: float = SeasonConfig.eps, day_of: int | None = None
+    buildings: int,
+    seed: int = FIRST_SEED,
+    eps: float = SeasonConfig.eps,
+    day_of: int | None = SeasonConfig.day_of_hour,
 ):
     data = citylearn.read(citylearn.wheel_path(Path.home() / ".cache" / "energyrec"))
     config = SeasonConfig(eps=eps, day_of_hour=day_of)
@@ -70,10 +73,16 @@ def main() -> None:
         "--eps", type=float, default=SeasonConfig.eps, help="each plan's allowed risk of a miss"
     )
     parser.add_argument(
-        "--day-of", type=int, metavar="HOUR",
-        help="revisit each day's plan at HOUR with the morning's readings (Season._day_of)",
+        "--day-of", type=int, metavar="HOUR", default=SeasonConfig.day_of_hour,
+        help="revisit each day's plan at HOUR with the morning's readings (Season._day_of), "
+        "as the product does; default %(default)s",
     )  # fmt: skip
+    parser.add_argument(
+        "--no-revisit", action="store_true", help="keep each day-ahead plan as it was made"
+    )
     args = parser.parse_args()
+    if args.no_revisit:
+        args.day_of = None
     buildings = args.buildings or (1_000 if args.quick else 5_000)
     count = args.seasons or (2 if args.quick else SEASONS)
     runs = (*STRATEGIES, REFERENCE)

@@ -109,9 +109,9 @@ class SeasonConfig:
     max_window_h: int = 6
     max_events_per_month: int = 8
     warmup_days: int = 14
-    # The plan may be revisited at this hour with the morning's readings (None: never; see
-    # Season._day_of).
-    day_of_hour: int | None = None
+    # The plan is revisited at this hour with the morning's readings, as the product does at
+    # settings.EVENT_REVISIT_HOUR (None: never; see Season._day_of).
+    day_of_hour: int | None = 10
 
 
 @dataclass
