@@ -62,6 +62,7 @@ def season_page(run: SeasonRun) -> str:
                 f"{row['start_hour']:02d}:00-{row['end_hour']:02d}:00",
                 f"{row['target_kw']:,.0f}",
                 row["asked"],
+                _on_the_day(row),
                 f"{row['requested_kw']:,.0f}",
                 f"{row['expected_kw']:,.0f}",
                 f"{row['verified_kw']:,.0f}",
@@ -71,8 +72,8 @@ def season_page(run: SeasonRun) -> str:
             for row in series.get("events", {}).get("compliance", [])
         ],
         (
-            "day", "window", "target kW", "buildings asked", "kW asked", "kW expected",
-            "kW verified", "target", "cost $",
+            "day", "window", "target kW", "buildings asked", "revisited on the day", "kW asked",
+            "kW expected", "kW verified", "target", "cost $",
         ),
     )  # fmt: skip
     calibration = charts.table(
@@ -93,3 +94,13 @@ def season_page(run: SeasonRun) -> str:
         run.buildings, comparison, chart, events,
         run.figures.get("compliance_auc"), run.figures.get("compliance_brier"), calibration,
     )  # fmt: skip
+
+
+def _on_the_day(row: dict) -> str:
+    """What the morning's revisit changed in an event's plan (seasons run before it: "-")."""
+    parts = []
+    if row.get("short_notice"):
+        parts.append(f"{row['short_notice']:,} asked at short notice")
+    if row.get("released"):
+        parts.append(f"{row['released']:,} released")
+    return ", ".join(parts) or "-"

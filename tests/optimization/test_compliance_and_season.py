@@ -279,3 +279,13 @@ def test_the_comparison_ratios_error_is_read_from_two_halves_of_the_quiet_buildi
     ]
     assert residuals.ratio_sd == pytest.approx(np.std(readings), rel=0.3)
     assert _Residuals(10).ratio_sd == 0.0  # nothing seen yet
+
+
+def test_the_season_page_says_what_each_mornings_revisit_changed():
+    from optimization.pages import _on_the_day
+
+    assert _on_the_day({"short_notice": 12, "released": 1340}) == (
+        "12 asked at short notice, 1,340 released"
+    )
+    assert _on_the_day({"short_notice": 0, "released": 0}) == "-"
+    assert _on_the_day({}) == "-"  # a season run before plans were revisited

@@ -49,4 +49,8 @@ def test_the_season_page_shows_the_strategies_the_peaks_and_each_event(client):
     events = run.series["events"]["compliance"]
     assert len(events) == run.strategies["compliance"]["events"]
     assert html.count(">met<") + html.count(">MISSED<") == len(events)
+    assert "revisited on the day" in html
+    for row in events:  # what each morning's revisit changed, as the page says it
+        if row["released"]:
+            assert f"{row['released']:,} released" in html
     assert len(run.series["daily_peak_without_kw"]) == run.days
