@@ -457,7 +457,7 @@ def solve_fast(problem: Problem, *, max_iterations: int = 20) -> Plan:
 
 
 def _linearised(
-    problem: Problem, mean: float, variance: float, load: float = 0.0
+    problem: Problem, mean: float, variance: float, load: float
 ) -> tuple[np.ndarray, float]:
     """Each level's gain and the need of the knapsack that stands for the chance constraint
     mean - z sqrt(variance + (s mean)^2 + (c load)^2) >= T, linearised at the current plan's

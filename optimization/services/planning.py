@@ -151,23 +151,29 @@ def plan_record(*, utility) -> TrackRecord:
     return track_record(expected, delivered, [sd or 0.0 for sd in own])
 
 
-def forecast_day(utility, day, building_ids=None) -> dict[int, np.ndarray]:
-    """Each building's P50 for `day` (24 kW values) from the day's latest complete forecast run
-    of the utility (only `building_ids`, where given); empty without one."""
+def forecast_and_readings(
+    utility, day, building_ids=None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(ids, P50, readings) of the buildings (only `building_ids`, where given) with a P50 for
+    `day` in the day's latest complete forecast run of the utility: ids sorted, P50 and
+    readings (n, 24) kW, NaN where an hour is not read. Empty without a run."""
     run = (
         ForecastRun.objects.filter(utility=utility, day=day, status=ForecastRun.Status.COMPLETE)
         .order_by("-created_at")
         .first()
     )
-    if run is None:
-        return {}
-    rows = BuildingForecast.objects.filter(run=run)
+    rows = (
+        BuildingForecast.objects.none() if run is None else BuildingForecast.objects.filter(run=run)
+    )
     if building_ids is not None:
         rows = rows.filter(building_id__in=[int(i) for i in building_ids])
-    return {
-        building_id: np.frombuffer(bytes(p50), "<f4")[:24].astype(float)
-        for building_id, p50 in rows.values_list("building_id", "p50_kw")
-    }
+    p50 = dict(rows.values_list("building_id", "p50_kw"))
+    ids = np.array(sorted(p50), dtype=np.int64)
+    if not ids.size:
+        return ids, np.zeros((0, 24)), np.zeros((0, 24))
+    predicted = np.stack([np.frombuffer(bytes(p50[i]), "<f4")[:24] for i in ids]).astype(float)
+    actual = readings_window(building_ids=ids, first_day=day, days=1)[:, 0].astype(float)
+    return ids, predicted, actual
 
 
 def comparison_ratio_sd(*, utility, before: date) -> float:
@@ -190,14 +196,12 @@ def comparison_ratio_sd(*, utility, before: date) -> float:
             ).values_list("building_id", flat=True)
         )  # fmt: skip
         quiet = [i for i in ids.tolist() if i not in asked]
-        forecast = forecast_day(utility, day, quiet)
-        if len(forecast) < 2 * mv.HALF_MIN_BUILDINGS:
-            continue
-        rows = np.array(sorted(forecast))
-        actual = readings_window(building_ids=rows, first_day=day, days=1)[:, 0, 12:20]
-        complete = np.isfinite(actual).all(axis=1)
-        predicted = np.stack([forecast[i][12:20] for i in rows])
-        difference = mv.halves_difference(predicted[complete], actual[complete].astype(float), rng)
+        _, predicted, actual = forecast_and_readings(utility, day, quiet)
+        afternoon = slice(12, 20)
+        complete = np.isfinite(actual[:, afternoon]).all(axis=1)
+        difference = mv.halves_difference(
+            predicted[complete, afternoon], actual[complete, afternoon], rng
+        )
         if difference is not None:
             differences.append(difference)
     return mv.ratio_sd(differences)

@@ -10,12 +10,10 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from forecasting.services.windows import readings_window
-
 from .. import mv
 from ..models import DemandResponseEvent, EventStatus, EventTransition, OptimizationRun
 from .events import EventError, event_cancel
-from .planning import _local_window, event_optimize, forecast_day
+from .planning import _local_window, event_optimize, forecast_and_readings
 
 REVISABLE = (EventStatus.OPTIMIZED, EventStatus.DISPATCHED)
 
@@ -37,8 +35,8 @@ def event_revisit(*, event: DemandResponseEvent, user=None, now: datetime | None
     if not event.simulated and now >= event.starts_at:
         raise EventError(f"Event #{event.pk} has started; revisit it before its window opens.")
     day, first_hour, last_hour = _local_window(event)
-    forecast = forecast_day(event.utility, day)
-    if not forecast:
+    ids, predicted, readings = forecast_and_readings(event.utility, day)
+    if not ids.size:
         raise EventError(f"No complete forecast of {day} for {event.utility}: nothing to correct.")
     # The hours before the event (ending ADJUST_GAP_H before it) that have been read by now.
     end_before = max(first_hour - mv.ADJUST_GAP_H, 1)
@@ -52,15 +50,12 @@ def event_revisit(*, event: DemandResponseEvent, user=None, now: datetime | None
     if end_before < 1:
         raise EventError(f"No readings yet for {day}: it has only just begun.")
     morning = slice(max(end_before - mv.COMPARISON_HOURS, 0), end_before)
-    ids = np.array(sorted(forecast))
-    readings = readings_window(building_ids=ids, first_day=day, days=1)[:, 0].astype(float)
     complete = np.isfinite(readings[:, morning]).all(axis=1)
     if not complete.any():
         raise EventError(
             f"No readings yet for {day}, {morning.start:02d}:00-{morning.stop:02d}:00: nothing "
             "to correct the forecast with."
         )
-    predicted = np.stack([forecast[i] for i in ids])
     ratio = mv.comparison_ratio(predicted[complete, morning], readings[complete, morning])
     capacity, high_pct = event.utility.capacity_kw, event.utility.high_strain_pct
     if event.feeder_id:

@@ -17,7 +17,7 @@ from .. import mv
 from ..models import DemandResponseEvent, EventStatus, Recommendation
 from ..portfolio import DELIVERY_SHARE
 from .events import EventError, event_transition
-from .planning import ACTIVE_ANSWERS, _local_window, forecast_day
+from .planning import ACTIVE_ANSWERS, _local_window, forecast_and_readings
 
 HISTORY_DAYS = 20
 
@@ -56,8 +56,11 @@ def event_verify(*, event: DemandResponseEvent, user=None) -> dict:
             event__starts_at__lt=event.starts_at,
         ).values_list("building_id", "event__starts_at")
     )  # fmt: skip
-    forecast = forecast_day(event.utility, day)
-    correction = _forecast_correction(forecast, day, set(ids.tolist()), first_hour, last_hour)
+    forecast_ids, predicted, readings = forecast_and_readings(event.utility, day)
+    correction = _forecast_correction(
+        predicted, readings, np.isin(forecast_ids, ids), first_hour, last_hour
+    )
+    forecast = dict(zip(forecast_ids.tolist(), predicted, strict=True))
     delivered_total, verified, unverifiable = 0.0, 0, 0
     with transaction.atomic():
         for position, rec in enumerate(recommendations):
@@ -112,20 +115,15 @@ def event_verify(*, event: DemandResponseEvent, user=None) -> dict:
     }
 
 
-def _forecast_correction(forecast, day, asked: set[int], first_hour, last_hour) -> float | None:
+def _forecast_correction(predicted, readings, asked, first_hour, last_hour) -> float | None:
     """mv.forecast_correction over every building with a forecast and a whole day of readings;
     None without any."""
-    if not forecast:
-        return None
-    ids = np.array(sorted(forecast))
-    actual = readings_window(building_ids=ids, first_day=day, days=1)[:, 0].astype(float)
-    complete = np.isfinite(actual).all(axis=1)
+    complete = np.isfinite(readings).all(axis=1)
     if not complete.any():
         return None
-    ids, actual = ids[complete], actual[complete]
-    predicted = np.stack([forecast[i] for i in ids])
-    mask = np.array([i in asked for i in ids])
-    return mv.forecast_correction(predicted, actual, mask, first_hour, last_hour)
+    return mv.forecast_correction(
+        predicted[complete], readings[complete], asked[complete], first_hour, last_hour
+    )
 
 
 def verified_outcomes(*, utility) -> compliance.Events | None:

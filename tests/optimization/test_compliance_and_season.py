@@ -190,20 +190,21 @@ def test_the_reference_plans_with_the_hidden_behaviour_and_expects_what_is_deliv
     assert expected == pytest.approx(delivered, rel=0.1)
 
 
-def revisited_season() -> Season:
+def revisited_day(forecast_off_by: float):
+    """A season whose plans are revisited at 6:00 (its peak is at noon), its day 42, that day's
+    truth, a forecast `forecast_off_by` off everywhere, and a HIGH threshold 3 % under the
+    true peak."""
     season = small_season(seed=1)
-    season.config = replace(season.config, day_of_hour=6)  # its peak is at noon
-    return season
+    season.config = replace(season.config, day_of_hour=6)
+    day = 42
+    truth = season.load[:, day]
+    return season, day, truth, truth * (1 + forecast_off_by), truth.sum(axis=0).max() * 0.97
 
 
 def test_a_day_the_forecast_missed_is_called_on_the_day_at_short_notice():
     # given: a day whose day-ahead forecast runs 8 % low everywhere, with the HIGH threshold
     # 3 % under its true peak: the day-ahead P90 does not reach it
-    season = revisited_season()
-    day = 42
-    truth = season.load[:, day]
-    forecast = truth * 0.92
-    threshold = truth.sum(axis=0).max() * 0.97
+    season, day, truth, forecast, threshold = revisited_day(-0.08)
     assert forecast.sum(axis=0).max() * (1 + 1.2816 * FORECAST_DAY_SD) < threshold
     # when: the morning's readings come in at 6:00
     plan = season._day_of(
@@ -219,11 +220,7 @@ def test_a_day_the_forecast_missed_is_called_on_the_day_at_short_notice():
 
 def test_a_day_the_forecast_overstated_releases_asks_made_the_day_before():
     # given: a day-ahead plan on a forecast 8 % high everywhere
-    season = revisited_season()
-    day = 42
-    truth = season.load[:, day]
-    forecast = truth * 1.08
-    threshold = truth.sum(axis=0).max() * 0.97
+    season, day, truth, forecast, threshold = revisited_day(0.08)
     learnt, actual = _Learnt(len(truth)), season.load.copy()
     system = forecast.sum(axis=0) * (1 + 1.2816 * FORECAST_DAY_SD)
     start, end = season._window(system, threshold)
@@ -243,7 +240,7 @@ def test_a_day_the_forecast_overstated_releases_asks_made_the_day_before():
 
 
 def test_a_revisited_season_books_every_cost():
-    result = revisited_season().run("compliance")
+    result = revisited_day(0.0)[0].run("compliance")
     assert result.events > 0
     booked = sum(row["cost_usd"] for row in result.event_log) + result.cancelled_cost_usd
     assert booked == pytest.approx(result.cost_usd)
