@@ -112,15 +112,17 @@ def forecast_correction(
     start_h: int,
     end_h: int,
     weight: np.ndarray | None = None,
+    held_out: int = 0,
 ) -> float:
     """The factor that takes the day's shared error out of every building's day-ahead forecast
     (comparison_ratio), read from what the event did not touch: the window itself of the
-    buildings not asked where there are COMPARISON_MIN_BUILDINGS of them; otherwise those and
-    every building's COMPARISON_HOURS before the event (ending ADJUST_GAP_H before it).
-    forecast, actual: (n, 24) kW of the day; asked: (n,) bool."""
+    buildings not asked where there are COMPARISON_MIN_BUILDINGS of them, or where the plan
+    held a comparison group out (`held_out` buildings, drawn at random: fewer, but not
+    biased); otherwise those and every building's COMPARISON_HOURS before the event (ending
+    ADJUST_GAP_H before it). forecast, actual: (n, 24) kW of the day; asked: (n,) bool."""
     forecast, actual = np.asarray(forecast, float), np.asarray(actual, float)
     control = ~np.asarray(asked, bool)
-    if control.sum() >= COMPARISON_MIN_BUILDINGS:
+    if control.sum() >= min(COMPARISON_MIN_BUILDINGS, held_out or COMPARISON_MIN_BUILDINGS):
         # Enough buildings not asked: the window's own hours say it best (a forecast's error
         # drifts over the day, and the hours before the event may not share the window's).
         return comparison_ratio(

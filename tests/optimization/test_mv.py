@@ -119,3 +119,20 @@ def test_with_enough_buildings_not_asked_the_window_alone_tells_the_days_error()
     few = np.arange(n) < n - mv.COMPARISON_MIN_BUILDINGS + 1
     blended = mv.forecast_correction(forecast, actual, few, 14, 17)
     assert 1 / 1.06 < blended < 1 / 1.02
+
+
+def test_a_comparison_group_held_out_by_the_plan_is_read_from_the_window_however_small():
+    # given: the forecast drifts over the day as above; only 30 buildings were left out, but
+    # they were held out at random as the plan's comparison group
+    n = 400
+    rng = np.random.default_rng(5)
+    truth = rng.uniform(1.0, 20.0, size=(n, 1)) * np.ones((1, 24))
+    forecast = truth * np.where(np.arange(24) >= 12, 1.06, 1.02)[None, :]
+    asked = np.arange(n) >= 30
+    actual = truth.copy()
+    actual[asked, 14:17] *= 0.8
+    # then: the afternoon's error from the group; without it, a blend with the morning's
+    assert mv.forecast_correction(forecast, actual, asked, 14, 17, held_out=30) == pytest.approx(
+        1 / 1.06
+    )
+    assert mv.forecast_correction(forecast, actual, asked, 14, 17) > 1 / 1.06 + 0.01
