@@ -58,6 +58,11 @@ class DemandResponseEvent(models.Model):
     revisited_at = models.DateTimeField(
         null=True, blank=True, help_text="When the morning's readings last set its target again."
     )
+    comparison_group = models.PositiveIntegerField(
+        default=0,
+        help_text="Buildings held out of the plan, drawn at random, for verification to read "
+        "the day's forecast error from (0: none; the hours before the event stand in).",
+    )
     forecast_correction = models.FloatField(
         null=True, blank=True,
         help_text="Actual / forecast load of what the event did not touch (the comparison group).",

@@ -38,6 +38,7 @@ from .portfolio import (
     Candidates,
     build_problem,
     track_record,
+    with_comparison_group,
 )
 from .solver import own_sd_kw, solve_fast
 
@@ -293,9 +294,11 @@ class Season:
         record = track_record(*learnt.planned_verified)
         planned = np.clip(planned * (1 + record.bias), 0.0, 1.0)
         available = (recent < cfg.max_events_per_month) | (kept is not None and kept > 0)
-        level, own = self._select(
+        # The same order of buildings for the day's plan and its revisit.
+        order = np.random.default_rng((self.seed, day)).permutation(n)
+        level, own, group = self._select(
             strategy, planned, available, target, end - start, (noise_sd, load), record, eps,
-            learnt.residuals.ratio_sd, kept,
+            learnt.residuals, kept, order,
         )  # fmt: skip
         released = np.zeros(0, dtype=np.int64) if kept is None else np.flatnonzero(
             (kept > 0) & (level == 0)
@@ -303,7 +306,7 @@ class Season:
         return _Plan(
             start=start, end=end, target=target, notice=np.asarray(notice, float), rows=rows,
             believed=believed, planned=planned, level=level, own_sd=own, noise_sd=noise_sd,
-            recent=recent, temperature=temperature, released=released,
+            recent=recent, temperature=temperature, released=released, comparison=group,
             released_depth=depths[kept[released] - 1] if released.size else np.zeros(0),
             cold_start=(model is None) if strategy == "compliance" else not learnt.history,
         )  # fmt: skip
@@ -354,8 +357,9 @@ class Season:
         )
         hours = end - start
         verified_kw, measured = self._verify(
-            day, start, end, asked, forecast, actual, learnt.residuals.relative_sd
-        )
+            day, start, end, asked, forecast, actual, learnt.residuals.relative_sd,
+            int(plan.comparison.sum()),
+        )  # fmt: skip
         noise_sd = plan.noise_sd[asked]
         verified = measured >= mv.COMPLY_SHARE * requested
         q0, q1 = compliance.label_noise(
@@ -397,6 +401,7 @@ class Season:
                 "asked": int(asked.size),
                 "short_notice": int((plan.notice[asked] < cfg.notice_h).sum()),
                 "released": int(plan.released.size),
+                "comparison_group": int(plan.comparison.sum()),
                 "requested_kw": float(requested.sum()),
                 "expected_kw": float(
                     (plan.planned[asked, level[asked] - 1] * DELIVERY_SHARE * requested).sum()
@@ -440,16 +445,17 @@ class Season:
         return requested, delivered, complies
 
     @staticmethod
-    def _verify(day, start, end, asked, forecast, actual, relative_sd):
+    def _verify(day, start, end, asked, forecast, actual, relative_sd, comparison):
         """M&V as the program does it: each asked building's counterfactual is its day-ahead
         forecast, corrected for the day's shared forecast error by the buildings not asked (a
-        comparison group), or by the hours before the event when nearly everyone was asked.
-        Returns the event's verified kW and each building's measured kW."""
+        comparison group; `comparison` of them were held out for it), or by the hours before
+        the event when nearly everyone was asked. Returns the event's verified kW and each
+        building's measured kW."""
         asked_mask = np.zeros(forecast.shape[0], dtype=bool)
         asked_mask[asked] = True
         ratio = mv.forecast_correction(
             forecast, actual[:, day], asked_mask, start, end,
-            weight=1.0 / np.maximum(relative_sd, 1e-3) ** 2,
+            weight=1.0 / np.maximum(relative_sd, 1e-3) ** 2, held_out=comparison,
         )  # fmt: skip
         window_forecast, window_actual = forecast[:, start:end], actual[:, day, start:end]
         baseline = window_forecast[asked] * ratio
@@ -510,10 +516,13 @@ class Season:
         return start, end
 
     def _select(
-        self, strategy, believed, available, target, hours, baseline, record, eps, ratio_sd, kept
-    ):
-        """Who is asked how deep; baseline: each building's counterfactual error and load (kW),
-        ratio_sd: the comparison group's error as a share of load."""
+        self, strategy, believed, available, target, hours, baseline, record, eps, residuals,
+        kept, order,
+    ):  # fmt: skip
+        """(level, own sd, comparison group): who is asked how deep, each strategy holding a
+        comparison group out (portfolio.with_comparison_group) drawn in `order`; baseline:
+        each building's counterfactual error and load (kW); residuals: what is known of the
+        comparison ratio's error."""
         cfg = self.config
         noise_sd, load = baseline
         n = believed.shape[0]
@@ -531,7 +540,7 @@ class Season:
             incentive_usd_per_kwh=cfg.incentive_usd_per_kwh,
             feeder_target_kw=np.zeros(int(self.feeder.max()) + 1),
             systematic_share=record.systematic_share, reservation_usd_per_kwh=reservation,
-            common_load_kw=load, common_sd_share=ratio_sd,
+            common_load_kw=load, common_sd_share=residuals.ratio_sd,
         )  # fmt: skip
         if kept is not None and kept.any():
             # An ask made the day before may be kept at its depth, its reservation already
@@ -545,25 +554,41 @@ class Season:
                 reservation * self.curtailable_kw[rows] * depths[kept[rows] - 1] * hours
             )
             problem = replace(problem, allowed=allowed, cost=cost)
-        if strategy != "largest":  # ours, blind, and the reference: the optimizer
-            level = solve_fast(problem).level
-            return level, own_sd_kw(problem, level)
-        # Largest first: the biggest buildings (those asked the day before first) at the
-        # deepest level until the (average-based) chance constraint holds.
-        deepest = problem.mean_kw.shape[1]
-        keep = np.zeros(n, dtype=np.int64) if kept is None else kept
-        order = np.lexsort((-self.curtailable_kw, keep == 0))
-        order = order[available[order]]
-        levels = np.where(keep[order] > 0, keep[order], deepest)
-        mean = np.cumsum(problem.mean_kw[order, levels - 1])
-        std = np.sqrt(
-            np.cumsum(problem.var_kw2[order, levels - 1]) + (problem.systematic_share * mean) ** 2
-        )
-        enough = np.flatnonzero(mean - problem.z * std >= target)
-        count = int(enough[0]) + 1 if enough.size else order.size
-        level = np.zeros(n, dtype=np.int64)
-        level[order[:count]] = levels[:count]
-        return level, own_sd_kw(problem, level)
+        solve = solve_fast if strategy != "largest" else self._largest_first(kept)
+        solved, group, held = with_comparison_group(
+            problem, order, solve, ratio_sd=residuals.ratio_sd,
+            measured_on=residuals.measured_on, kept=kept,
+        )  # fmt: skip
+        return solved.level, own_sd_kw(held, solved.level), group
+
+    def _largest_first(self, kept):
+        """Largest first: the biggest buildings (those asked the day before first) at the
+        deepest level until the (average-based) chance constraint holds."""
+
+        def solve(problem):
+            n, deepest = problem.mean_kw.shape
+            keep = np.zeros(n, dtype=np.int64) if kept is None else kept
+            order = np.lexsort((-self.curtailable_kw, keep == 0))
+            order = order[problem.allowed[order].any(axis=1)]
+            levels = np.where(keep[order] > 0, keep[order], deepest)
+            mean = np.cumsum(problem.mean_kw[order, levels - 1])
+            variance = np.cumsum(problem.var_kw2[order, levels - 1])
+            std = np.sqrt(variance + (problem.systematic_share * mean) ** 2)
+            margin = mean - problem.z * std - problem.target_kw
+            enough = np.flatnonzero(margin >= 0)
+            count = int(enough[0]) + 1 if enough.size else order.size
+            level = np.zeros(n, dtype=np.int64)
+            level[order[:count]] = levels[:count]
+            p = (
+                float(
+                    special.ndtr((mean[count - 1] - problem.target_kw) / max(std[count - 1], 1e-9))
+                )
+                if count
+                else 0.0
+            )
+            return _Chosen(level, bool(enough.size), p)
+
+        return solve
 
     @staticmethod
     def _rows(rows: compliance.Events, asked, level, depths) -> compliance.Events:
@@ -577,6 +602,15 @@ class Season:
         if len(np.unique(rows.complied)) < 2:
             return None
         return compliance.fit_if_better(rows)[0]
+
+
+@dataclass(frozen=True)
+class _Chosen:
+    """Largest-first's selection, as with_comparison_group reads a solution."""
+
+    level: np.ndarray
+    feasible: bool
+    p_target_met: float
 
 
 @dataclass
@@ -598,6 +632,7 @@ class _Plan:
     released: np.ndarray  # buildings asked the day before and released on the day
     released_depth: np.ndarray
     cold_start: bool
+    comparison: np.ndarray  # (n,) bool: the comparison group held out for verification
 
 
 class _Learnt:
@@ -624,6 +659,7 @@ class _Residuals:
         # The comparison ratio's own error, from the days' two random halves of the quiet
         # buildings (mv.halves_difference).
         self.differences: list[float] = []
+        self.sizes: list[int] = []  # how many quiet buildings each difference was read from
         self._rng = np.random.default_rng(0)
 
     def add(self, rows: np.ndarray, forecast: np.ndarray, actual: np.ndarray) -> None:
@@ -632,10 +668,16 @@ class _Residuals:
         difference = mv.halves_difference(forecast, actual, self._rng)
         if difference is not None:
             self.differences.append(difference)
+            self.sizes.append(rows.size)
         adjusted = forecast * mv.comparison_ratio(forecast, actual)
         relative = np.where(adjusted > 0, (adjusted - actual) / np.maximum(adjusted, 1e-9), 0.0)
         self.sum_sq[rows] += np.sum(relative**2, axis=1)
         self.count[rows] += np.sum(adjusted > 0, axis=1)
+
+    @property
+    def measured_on(self) -> float:
+        """The size of the groups ratio_sd holds for: those days' quiet buildings."""
+        return float(np.mean(self.sizes)) if self.sizes else 1.0
 
     @property
     def ratio_sd(self) -> float:

@@ -27,7 +27,9 @@ from ..portfolio import (
     Candidates,
     TrackRecord,
     build_problem,
+    comparison_order,
     track_record,
+    with_comparison_group,
 )
 from ..recommend import advise, depth_limit_pct
 from ..solver import own_sd_kw, solve_fast
@@ -176,18 +178,19 @@ def forecast_and_readings(
     return ids, predicted, actual
 
 
-def comparison_ratio_sd(*, utility, before: date) -> float:
-    """How far verification's comparison group errs in reading a day's forecast error (one sd,
-    a share of load): over the utility's last RATIO_HISTORY_DAYS days before `before` with a
-    complete forecast and readings, two random halves of up to RATIO_SAMPLE buildings nobody
-    was asked that day read their afternoon (mv.halves_difference). 0 without two such days."""
+def comparison_ratio_sd(*, utility, before: date) -> tuple[float, float]:
+    """(sd, group): how far verification's comparison group errs in reading a day's forecast
+    error (one sd, a share of load) and the size of the groups that was measured on: over the
+    utility's last RATIO_HISTORY_DAYS days before `before` with a complete forecast and
+    readings, two random halves of up to RATIO_SAMPLE buildings nobody was asked that day read
+    their afternoon (mv.halves_difference). (0, 1) without two such days."""
     rng = np.random.default_rng(utility.pk)
     ids = np.array(
         Building.objects.filter(utility=utility).order_by("pk").values_list("pk", flat=True)
     )
     if ids.size > RATIO_SAMPLE:
         ids = np.sort(rng.choice(ids, RATIO_SAMPLE, replace=False))
-    differences = []
+    differences, sizes = [], []
     for back in range(1, RATIO_HISTORY_DAYS + 1):
         day = before - timedelta(days=back)
         asked = set(
@@ -204,7 +207,8 @@ def comparison_ratio_sd(*, utility, before: date) -> float:
         )
         if difference is not None:
             differences.append(difference)
-    return mv.ratio_sd(differences)
+            sizes.append(int(complete.sum()))
+    return mv.ratio_sd(differences), float(np.mean(sizes)) if len(sizes) >= 2 else 1.0
 
 
 def _forecast_spread(event: DemandResponseEvent, buildings: list[Building]):
@@ -317,9 +321,10 @@ def event_optimize(
         candidates, target_kw=event.target_kw, eps=event.risk_eps, duration_h=event.duration_h,
         incentive_usd_per_kwh=event.incentive_usd_per_kwh, feeder_target_kw=feeder_target,
         systematic_share=record.systematic_share, common_load_kw=load,
-        common_sd_share=0.0 if load is None else comparison_ratio_sd(
-            utility=event.utility, before=_local_window(event)[0]
-        ),
+    )  # fmt: skip
+    ratio_sd, measured_on = (
+        (0.0, 1.0) if load is None
+        else comparison_ratio_sd(utility=event.utility, before=_local_window(event)[0])
     )  # fmt: skip
     if accepted:
         cost, allowed = problem.cost.copy(), problem.allowed.copy()
@@ -329,8 +334,13 @@ def event_optimize(
                 allowed[i] = keep
                 cost[i, keep] = 0.0
         problem = type(problem)(**{**problem.__dict__, "cost": cost, "allowed": allowed})
+    kept = np.array([b.pk in accepted for b in buildings], dtype=np.int64)
     tracemalloc.start()
-    plan = solve_fast(problem)
+    # A comparison group held out at random (the same buildings each time the event is planned).
+    plan, group, problem = with_comparison_group(
+        problem, comparison_order(np.array(ids), seed=event.pk), solve_fast,
+        ratio_sd=ratio_sd, measured_on=measured_on, kept=kept,
+    )  # fmt: skip
     own = own_sd_kw(problem, plan.level)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
@@ -350,19 +360,18 @@ def event_optimize(
             note = (
                 f"target not reachable with probability {1 - event.risk_eps:.2f}: best plan, {note}"
             )
+        if group.any():
+            note += f", {int(group.sum())} held out as the comparison group"
+        promised = {
+            "p_target_met": plan.p_target_met, "expected_kw": plan.expected_kw,
+            "p10_kw": plan.p10_kw, "own_sd_kw": own, "comparison_group": int(group.sum()),
+        }  # fmt: skip
         if event.status != EventStatus.DISPATCHED:
             event_transition(
-                event=event, to=EventStatus.OPTIMIZED, user=user, note=note,
-                p_target_met=plan.p_target_met, expected_kw=plan.expected_kw, p10_kw=plan.p10_kw,
-                own_sd_kw=own,
-            )  # fmt: skip
-        else:
-            DemandResponseEvent.objects.filter(pk=event.pk).update(
-                p_target_met=plan.p_target_met,
-                expected_kw=plan.expected_kw,
-                p10_kw=plan.p10_kw,
-                own_sd_kw=own,
+                event=event, to=EventStatus.OPTIMIZED, user=user, note=note, **promised
             )
+        else:
+            DemandResponseEvent.objects.filter(pk=event.pk).update(**promised)
     return run
 
 

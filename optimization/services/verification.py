@@ -58,8 +58,9 @@ def event_verify(*, event: DemandResponseEvent, user=None) -> dict:
     )  # fmt: skip
     forecast_ids, predicted, readings = forecast_and_readings(event.utility, day)
     correction = _forecast_correction(
-        predicted, readings, np.isin(forecast_ids, ids), first_hour, last_hour
-    )
+        predicted, readings, np.isin(forecast_ids, ids), first_hour, last_hour,
+        event.comparison_group,
+    )  # fmt: skip
     forecast = dict(zip(forecast_ids.tolist(), predicted, strict=True))
     delivered_total, verified, unverifiable = 0.0, 0, 0
     with transaction.atomic():
@@ -115,15 +116,18 @@ def event_verify(*, event: DemandResponseEvent, user=None) -> dict:
     }
 
 
-def _forecast_correction(predicted, readings, asked, first_hour, last_hour) -> float | None:
-    """mv.forecast_correction over every building with a forecast and a whole day of readings;
-    None without any."""
+def _forecast_correction(
+    predicted, readings, asked, first_hour, last_hour, held_out
+) -> float | None:
+    """mv.forecast_correction over every building with a forecast and a whole day of readings
+    (`held_out` of them were kept out of the plan as its comparison group); None without any."""
     complete = np.isfinite(readings).all(axis=1)
     if not complete.any():
         return None
     return mv.forecast_correction(
-        predicted[complete], readings[complete], asked[complete], first_hour, last_hour
-    )
+        predicted[complete], readings[complete], asked[complete], first_hour, last_hour,
+        held_out=held_out,
+    )  # fmt: skip
 
 
 def verified_outcomes(*, utility) -> compliance.Events | None:

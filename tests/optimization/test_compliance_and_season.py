@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from forecasting import compliance
-from optimization import mv
+from optimization import mv, portfolio
 from optimization.simulator import (
     FORECAST_DAY_SD,
     RELIABILITY,
@@ -169,6 +169,26 @@ def test_the_season_keeps_each_event_and_each_days_peak():
     assert result.daily_peak_with_kw.shape == result.daily_peak_without_kw.shape == (60 - 14,)
     assert (result.daily_peak_with_kw <= result.daily_peak_without_kw + 1e-9).all()
     assert result.peak_with_kw == pytest.approx(result.daily_peak_with_kw.max())
+
+
+def test_every_strategy_holds_a_comparison_group_out_of_each_plan(monkeypatch):
+    monkeypatch.setattr(portfolio, "COMPARISON_GROUP_SIZES", (30, 15, 8))
+    season = small_season(seed=1)
+    asked_in_group = []
+    dispatch = Season._dispatch
+
+    def spy(self, day, start, end, asked, level, depths, plan, rng, actual):
+        asked_in_group.append(int(plan.comparison[asked].sum()))
+        return dispatch(self, day, start, end, asked, level, depths, plan, rng, actual)
+
+    monkeypatch.setattr(Season, "_dispatch", spy)
+    for strategy in ("compliance", "largest"):
+        log = season.run(strategy).event_log
+        assert log
+        assert all(0 < row["comparison_group"] <= 30 for row in log)
+        assert all(row["asked"] + row["comparison_group"] <= 120 for row in log)
+    assert asked_in_group
+    assert not any(asked_in_group)
 
 
 def test_every_strategy_learns_only_from_what_was_verified():

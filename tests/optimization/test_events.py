@@ -420,7 +420,7 @@ def test_verifications_common_error_is_read_from_the_utilitys_last_afternoons():
             for i, row in zip(ids, forecast, strict=True)
         )
     # when
-    estimate = comparison_ratio_sd(utility=utility, before=EVENT_DAY)
+    estimate, group = comparison_ratio_sd(utility=utility, before=EVENT_DAY)
     # then: about the error of the whole group's reading of a day, as repeated days show it
     truth = scale[:, None] * daily_profile(1.0)[None, 12:20]
     readings = [
@@ -429,5 +429,6 @@ def test_verifications_common_error_is_read_from_the_utilitys_last_afternoons():
     ]
     assert estimate > 0
     assert estimate == pytest.approx(np.std(readings), rel=0.6)
+    assert group == 300  # measured on all 300 quiet buildings, for groups of that size
     # a utility of a dozen buildings cannot tell: no such error is assumed
-    assert comparison_ratio_sd(utility=UtilityFactory(), before=EVENT_DAY) == 0.0
+    assert comparison_ratio_sd(utility=UtilityFactory(), before=EVENT_DAY) == (0.0, 1.0)

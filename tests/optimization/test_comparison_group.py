@@ -1,0 +1,123 @@
+"""Every plan holds out a random comparison group for verification to read the day from."""
+
+import numpy as np
+import pytest
+
+from optimization import portfolio
+from optimization.models import Recommendation
+from optimization.portfolio import (
+    build_problem,
+    comparison_order,
+    synthetic_candidates,
+    with_comparison_group,
+)
+from optimization.services.planning import event_optimize
+from optimization.solver import solve_fast
+
+from .test_events import propose
+
+SIZES = (40, 20, 10)
+
+
+def problem_of(n: int, target_kw: float, seed: int = 1):
+    candidates = synthetic_candidates(n, feeders=4, seed=seed)
+    return build_problem(
+        candidates, target_kw=target_kw, eps=0.05, duration_h=3.0, incentive_usd_per_kwh=0.5,
+        feeder_target_kw=np.zeros(4), common_load_kw=10 * candidates.curtailable_kw,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def small_sizes(monkeypatch):
+    monkeypatch.setattr(portfolio, "COMPARISON_GROUP_SIZES", SIZES)
+
+
+def test_the_group_is_held_out_and_read_with_its_own_error(small_sizes):
+    problem = problem_of(200, target_kw=30.0)
+    order = np.random.default_rng(0).permutation(200)
+    plan, group, solved = with_comparison_group(
+        problem, order, solve_fast, ratio_sd=0.002, measured_on=160.0
+    )
+    assert plan.feasible
+    assert group.sum() == SIZES[0]
+    assert set(np.flatnonzero(group)) == set(order[: SIZES[0]])
+    assert not (plan.level[group] > 0).any()
+    # a group of 40 reads the day's error twice as badly as the 160 it was measured on
+    assert solved.common_sd_share == pytest.approx(0.004)
+
+
+def test_a_target_that_needs_more_buildings_gets_a_smaller_group(small_sizes):
+    order = np.random.default_rng(0).permutation(200)
+    reachable = [
+        solve_fast(problem_of(200, target_kw=t)).feasible for t in np.arange(50.0, 2000.0, 25.0)
+    ]
+    assert all(reachable[:5])
+    assert not all(reachable)
+    # the largest target that the whole portfolio can meet, the full group held out cannot
+    whole = problem_of(200, target_kw=1.0)
+    allowed = whole.allowed.copy()
+    allowed[order[: SIZES[0]]] = False
+    for target in np.arange(50.0, 2000.0, 25.0):
+        with_all = solve_fast(problem_of(200, target_kw=target)).feasible
+        without_group = solve_fast(
+            type(whole)(**{**problem_of(200, target_kw=target).__dict__, "allowed": allowed})
+        ).feasible
+        if with_all and not without_group:
+            break
+    else:
+        pytest.fail("no target between what the group allows and what everyone does")
+    plan, group, _ = with_comparison_group(
+        problem_of(200, target_kw=target), order, solve_fast, ratio_sd=0.0, measured_on=1.0
+    )
+    assert plan.feasible
+    assert group.sum() < SIZES[0]
+
+
+def test_asks_that_stand_are_never_in_the_group_and_small_portfolios_have_none(small_sizes):
+    problem = problem_of(200, target_kw=30.0)
+    order = np.random.default_rng(0).permutation(200)
+    kept = np.zeros(200, dtype=np.int64)
+    kept[order[:5]] = 1
+    _, group, _ = with_comparison_group(
+        problem, order, solve_fast, ratio_sd=0.0, measured_on=1.0, kept=kept
+    )
+    assert group.sum() == SIZES[0] - 5
+    assert not group[kept > 0].any()
+    _, none, _ = with_comparison_group(
+        problem_of(2 * SIZES[0] - 1, target_kw=5.0), order[order < 79], solve_fast,
+        ratio_sd=0.0, measured_on=1.0,
+    )  # fmt: skip
+    assert not none.any()
+
+
+def test_an_events_order_holds_whatever_buildings_leave():
+    ids = np.arange(100, 160)
+    order = comparison_order(ids, seed=7)
+    assert sorted(order.tolist()) == list(range(60))
+    fewer = np.delete(ids, [3, 17])
+    again = fewer[comparison_order(fewer, seed=7)]
+    assert again.tolist() == [i for i in ids[order].tolist() if i in set(fewer.tolist())]
+    assert comparison_order(ids, seed=8).tolist() != order.tolist()
+
+
+def test_the_product_holds_the_group_out_every_time_it_plans_the_event(grid, monkeypatch):
+    monkeypatch.setattr(portfolio, "COMPARISON_GROUP_SIZES", (4, 2, 1))
+    event = propose(grid, target_kw=5.0)
+    event_optimize(event=event)
+    event.refresh_from_db()
+    assert event.comparison_group == 4
+    ids = np.array(sorted(b.pk for b in grid["buildings"]))
+    group = set(ids[comparison_order(ids, seed=event.pk)[:4]].tolist())
+    asked = set(event.recommendations.values_list("building_id", flat=True))
+    assert asked
+    assert not asked & group
+    assert "4 held out as the comparison group" in event.transitions.last().note
+    # planned again (a revisit, a decline): the same buildings stay out
+    event_optimize(event=event)
+    active = set(
+        event.recommendations.exclude(status=Recommendation.Status.WITHDRAWN).values_list(
+            "building_id", flat=True
+        )
+    )
+    assert active
+    assert not active & group
