@@ -62,6 +62,7 @@ def season_page(run: SeasonRun) -> str:
                 f"{row['start_hour']:02d}:00-{row['end_hour']:02d}:00",
                 f"{row['target_kw']:,.0f}",
                 row["asked"],
+                f"{row['comparison_group']:,}" if row.get("comparison_group") else "-",
                 _on_the_day(row),
                 f"{row['requested_kw']:,.0f}",
                 f"{row['expected_kw']:,.0f}",
@@ -72,7 +73,8 @@ def season_page(run: SeasonRun) -> str:
             for row in series.get("events", {}).get("compliance", [])
         ],
         (
-            "day", "window", "target kW", "buildings asked", "revisited on the day", "kW asked",
+            "day", "window", "target kW", "buildings asked", "held out to verify by",
+            "revisited on the day", "kW asked",
             "kW expected", "kW verified", "target", "cost $",
         ),
     )  # fmt: skip

@@ -295,6 +295,7 @@ def test_the_comparison_ratios_error_is_read_from_two_halves_of_the_quiet_buildi
         for _ in range(200)
     ]
     assert residuals.ratio_sd == pytest.approx(np.std(readings), rel=0.3)
+    assert residuals.measured_on == 4_000  # for a group of that size
     assert _Residuals(10).ratio_sd == 0.0  # nothing seen yet
 
 
