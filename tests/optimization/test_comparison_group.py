@@ -3,6 +3,8 @@
 import numpy as np
 import pytest
 
+from forecasting.models import BuildingForecast, ForecastRun
+from forecasting.services.readings import meter_days_upsert
 from optimization import portfolio
 from optimization.models import Recommendation
 from optimization.portfolio import (
@@ -12,9 +14,11 @@ from optimization.portfolio import (
     with_comparison_group,
 )
 from optimization.services.planning import event_optimize
+from optimization.services.verification import event_verify
 from optimization.solver import solve_fast
 
-from .test_events import propose
+from .conftest import EVENT_DAY, daily_profile
+from .test_events import deliver, propose, run_to_completion
 
 SIZES = (40, 20, 10)
 
@@ -121,3 +125,34 @@ def test_the_product_holds_the_group_out_every_time_it_plans_the_event(grid, mon
     )
     assert active
     assert not active & group
+
+
+def test_verification_reads_the_day_from_the_group_the_plan_held_out(grid, monkeypatch):
+    # given: a plan that held 4 of the 12 buildings out; a forecast that ran right all morning
+    # and 6 % high from noon, for everyone
+    monkeypatch.setattr(portfolio, "COMPARISON_GROUP_SIZES", (4, 2, 1))
+    event = propose(grid, target_kw=5.0)
+    event_optimize(event=event)
+    run_to_completion(event)
+    run = ForecastRun.objects.create(
+        utility=grid["utility"], day=EVENT_DAY, status=ForecastRun.Status.COMPLETE, chunks_total=1
+    )
+    drift = np.where(np.arange(24) >= 12, 1.06, 1.0)
+    for building in grid["buildings"]:
+        p50 = (daily_profile(building.curtailable_kw) * drift).astype("<f4")
+        BuildingForecast.objects.create(
+            run=run, building=building, method=BuildingForecast.Method.LSTM, p10_kw=b"",
+            p50_kw=p50.tobytes(), p90_kw=b"", mean_kw=b"", peak_p50_kw=float(p50.max()),
+        )  # fmt: skip
+    asked = set(event.recommendations.values_list("building_id", flat=True))
+    others = [b for b in grid["buildings"] if b.pk not in asked]
+    meter_days_upsert(
+        building_ids=np.array([b.pk for b in others]), days=[EVENT_DAY] * len(others),
+        kwh=np.stack([daily_profile(b.curtailable_kw) for b in others]), origin="uploaded",
+    )  # fmt: skip
+    deliver(event, share=0.95)
+    # when
+    event_verify(event=event)
+    # then: the afternoon's 6 % from the group; the morning's hours would have blended in 0 %
+    event.refresh_from_db()
+    assert event.forecast_correction == pytest.approx(1 / 1.06, rel=1e-3)
