@@ -28,12 +28,17 @@ def optimize(context: JobContext) -> None:
 
 @job_task("optimization.revisit")
 def revisit(context: JobContext) -> None:
-    """Revisit an event's plan with the morning's readings: a new target, the plan made again."""
+    """Revisit an event's plan with the morning's readings: a new target, the plan made again;
+    events proposed for HIGH hours next to its window are queued for planning, as the grid's."""
     event = DemandResponseEvent.objects.select_related("utility", "feeder").get(
         pk=context.params["event_id"]
     )
     with context.commit() as result:
         result.update(event_revisit(event=event))
+        result["planning_job_ids"] = [
+            job_create(kind="optimization.optimize", params={"event_id": pk}).pk
+            for pk in result.get("proposed", [])
+        ]
 
 
 @job_task("optimization.revisit_due")

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from .. import mv
 from ..models import DemandResponseEvent, EventStatus, EventTransition, OptimizationRun
-from .events import EventError, event_cancel
+from .events import MAX_DURATION_H, EventError, event_cancel, event_propose
 from .planning import _local_window, event_optimize, forecast_and_readings
 
 REVISABLE = (EventStatus.OPTIMIZED, EventStatus.DISPATCHED)
@@ -25,7 +25,10 @@ def event_revisit(*, event: DemandResponseEvent, user=None, now: datetime | None
     over the window), the change kept in the event's history, and the plan re-optimized: asks
     already accepted stand, pending ones a smaller need no longer calls for are withdrawn, and
     others are asked with the notice that is left. An event no longer needed is cancelled.
-    (The season simulator's Season._day_of does the same; see bench/season.py --day-of.)"""
+    (The season simulator's Season._day_of does the same; see bench/season.py --day-of.)
+    Where the corrected forecast is above the HIGH threshold in hours next to the window, the
+    window cannot be stretched (asks were made for it), so an event is proposed for each such
+    run of hours, at the notice that is left (the simulator does not do this yet)."""
     if event.status not in REVISABLE:
         raise EventError(
             f"Event #{event.pk} is {event.get_status_display().lower()}; only a planned or "
@@ -61,8 +64,8 @@ def event_revisit(*, event: DemandResponseEvent, user=None, now: datetime | None
     if event.feeder_id:
         capacity = event.feeder.capacity_kw
         predicted = predicted[np.isin(ids, list(_feeder_buildings(event)))]
-    system = predicted[:, first_hour:last_hour].sum(axis=0) * ratio
-    target = float((system - capacity * high_pct / 100.0).max())
+    excess = predicted.sum(axis=0) * ratio - capacity * high_pct / 100.0
+    target = float(excess[first_hour:last_hour].max())
     before = event.target_kw
     off = f"the morning's readings put the forecast {1 / ratio - 1:+.1%} off"
     if target <= 0:
@@ -85,6 +88,8 @@ def event_revisit(*, event: DemandResponseEvent, user=None, now: datetime | None
         pending = set(event.recommendations.filter(status="pending").values_list("pk", flat=True))
         run: OptimizationRun = event_optimize(event=event, user=user, now=now)
     withdrawn = event.recommendations.filter(pk__in=pending, status="withdrawn").count()
+    earliest = local_now.hour + 1 if local_now.date() == day and not event.simulated else 0
+    proposed = _propose_next_to(event, day, excess, earliest, user)
     return {
         "forecast_ratio": ratio,
         "target_before_kw": before,
@@ -93,7 +98,57 @@ def event_revisit(*, event: DemandResponseEvent, user=None, now: datetime | None
         "optimization_run_id": run.pk,
         "selected": run.selected,
         "withdrawn": withdrawn,
+        "proposed": proposed,
     }
+
+
+def _propose_next_to(event, day, excess, earliest: int, user) -> list[int]:
+    """Propose an event for each run of hours next to `event`'s window (from `earliest` on)
+    whose corrected forecast `excess` (kW above HIGH, per local hour) is above 0; the reason,
+    or why it could not be proposed, is kept in `event`'s history."""
+    _, first_hour, last_hour = _local_window(event)
+    before = first_hour
+    while before - 1 >= max(earliest, 0) and excess[before - 1] > 0:
+        before -= 1
+    after = last_hour
+    while after < 24 and excess[after] > 0:
+        after += 1
+    runs = [
+        (max(before, first_hour - MAX_DURATION_H), first_hour),
+        (last_hour, min(after, last_hour + MAX_DURATION_H)),
+    ]
+    tz = ZoneInfo(event.utility.timezone)
+    proposed = []
+    for start, end in runs:
+        if start >= end:
+            continue
+        hours = f"{start:02d}:00-{end:02d}:00"
+        kw = float(excess[start:end].max())
+        try:
+            other = event_propose(
+                utility=event.utility,
+                starts_at=datetime(day.year, day.month, day.day, start, tzinfo=tz),
+                ends_at=datetime(day.year, day.month, day.day, tzinfo=tz) + timedelta(hours=end),
+                target_kw=round(kw, 3), source=DemandResponseEvent.Source.GRID_STATUS,
+                feeder=event.feeder, risk_eps=event.risk_eps,
+                incentive_usd_per_kwh=event.incentive_usd_per_kwh, simulated=event.simulated,
+                user=user,
+            )  # fmt: skip
+        except EventError as error:
+            note = (
+                f"The forecast is {kw:,.1f} kW above HIGH at {hours}, outside the window: {error}"
+            )
+        else:
+            proposed.append(other.pk)
+            note = (
+                f"The forecast is {kw:,.1f} kW above HIGH at {hours}, outside the window: "
+                f"event #{other.pk} proposed for those hours."
+            )
+        EventTransition.objects.create(
+            event=event, from_status=event.status, to_status=event.status,
+            by=user if user is not None and user.is_authenticated else None, note=note[:500],
+        )  # fmt: skip
+    return proposed
 
 
 def events_due_for_revisit(*, now: datetime | None = None) -> list[DemandResponseEvent]:

@@ -7,12 +7,13 @@ import pytest
 from jobs.models import JobRun
 from jobs.services import job_execute
 from jobs.tasks import JOB_TASKS
-from optimization.models import EventStatus, OptimizationRun
+from optimization.models import DemandResponseEvent, EventStatus, OptimizationRun
 from optimization.services.events import EventError, event_propose
 from optimization.services.planning import event_optimize
 from optimization.services.revisit import event_revisit, events_due_for_revisit
 from tests.optimization.conftest import (
     EVENT_DAY,
+    daily_profile,
     event_window,
     forecast_for_event_day,
     morning_of_the_event,
@@ -68,6 +69,39 @@ def test_a_forecast_that_ran_low_raises_the_target_and_asks_more(grid):
     assert result["withdrawn"] == 0
     now_asked = sum(r.requested_kw for r in event.recommendations.filter(status="pending"))
     assert now_asked > asked
+
+
+def test_high_hours_next_to_the_window_get_events_of_their_own(grid):
+    # given: a day 100 kW above HIGH at its peak (16:00), which puts the hours either side of
+    # the 15:00-18:00 window above it too; the forecast runs right
+    need_on_the_day(grid, 100.0)
+    event = planned_event(grid, target_kw=100.0)
+    morning_of_the_event(grid, forecast_high_by=0.0)
+    # when: the revisit job runs
+    job = JobRun.objects.create(kind="optimization.revisit", params={"event_id": event.pk})
+    done = job_execute(job_id=job.pk, work=JOB_TASKS["optimization.revisit"])
+    assert done.status == JobRun.Status.SUCCEEDED, done.error
+    result = done.result
+    # then: 14:00-15:00 and 18:00-19:00 are proposed as events, for their own excess
+    total = sum(daily_profile(b.curtailable_kw) for b in grid["buildings"])
+    high = total[16] - 100.0
+    assert total[13] < high < total[14]
+    others = DemandResponseEvent.objects.filter(pk__in=result["proposed"]).order_by("starts_at")
+    assert [(e.starts_at.hour, e.ends_at.hour) for e in others] == [(14, 15), (18, 19)]
+    for other, hour in zip(others, (14, 18), strict=True):
+        assert other.status == EventStatus.PROPOSED
+        assert other.target_kw == pytest.approx(total[hour] - high, abs=0.01)
+        assert other.source == DemandResponseEvent.Source.GRID_STATUS
+    notes = list(event.transitions.filter(note__contains="outside the window"))
+    assert len(notes) == 2
+    assert f"event #{others[0].pk} proposed" in notes[0].note
+    # each queued for planning, as the grid's proposals are
+    planning = JobRun.objects.filter(kind="optimization.optimize").order_by("pk")
+    assert [j.pk for j in planning] == result["planning_job_ids"]
+    assert [j.params["event_id"] for j in planning] == result["proposed"]
+    # a second revisit cannot propose them again: it says why
+    event_revisit(event=event)
+    assert "overlaps event" in event.transitions.last().note
 
 
 def test_an_event_no_longer_needed_is_cancelled(grid):
