@@ -41,6 +41,7 @@ from .portfolio import (
     with_comparison_group,
 )
 from .solver import own_sd_kw, solve_fast
+from .windows import runs_next_to
 
 FLEXIBLE_SHARE = 0.75
 # The day-ahead forecast's shared error over the afternoon, one sd (FORECAST_DAY_SD): a part
@@ -231,6 +232,22 @@ class Season:
                 result.cost_usd += self._released_cost(plan)
             quiet = np.ones(n, dtype=bool)
             quiet[asked] = False
+            if cfg.day_of_hour is not None and asked.size:
+                # HIGH hours next to the window: events of their own, at short notice.
+                updated = self._updated(day, forecast, actual)
+                for start, end in runs_next_to(
+                    updated - threshold, plan.start, plan.end, cfg.day_of_hour + 1
+                ):
+                    extra = self._plan(
+                        strategy, learnt, actual, forecast, day, start, end,
+                        float((updated[start:end] - threshold).max()),
+                        np.full(n, float(start - cfg.day_of_hour)), eps,
+                    )  # fmt: skip
+                    if extra.level.any():
+                        self._event(
+                            strategy, extra, learnt, day, forecast, actual, depths, rng, result
+                        )
+                        quiet[extra.level > 0] = False
             learnt.residuals.add(
                 np.flatnonzero(quiet), forecast[quiet, 12:20], actual[quiet, day, 12:20]
             )
@@ -318,10 +335,7 @@ class Season:
         releasing the asks made the day before and asking others at short notice."""
         cfg, n = self.config, self.load.shape[0]
         hour = cfg.day_of_hour
-        morning = slice(max(hour - mv.COMPARISON_HOURS, 0), hour)
-        ratio = mv.comparison_ratio(forecast[:, morning], actual[:, day, morning])
-        quantile = float(special.ndtri(cfg.trigger_quantile))
-        updated = forecast.sum(axis=0) * ratio * (1 + quantile * FORECAST_AFTERNOON_SD)
+        updated = self._updated(day, forecast, actual)
         if plan is None:
             if updated.max() < threshold:
                 return None
@@ -346,6 +360,15 @@ class Season:
             strategy, learnt, actual, forecast, day, plan.start, plan.end, target, notice, eps,
             kept=plan.level,
         )  # fmt: skip
+
+    def _updated(self, day, forecast, actual) -> np.ndarray:
+        """The system forecast at day_of_hour, corrected by the morning's readings (nobody has
+        been asked yet), on the trigger quantile of the error still to come."""
+        hour, cfg = self.config.day_of_hour, self.config
+        morning = slice(max(hour - mv.COMPARISON_HOURS, 0), hour)
+        ratio = mv.comparison_ratio(forecast[:, morning], actual[:, day, morning])
+        quantile = float(special.ndtri(cfg.trigger_quantile))
+        return forecast.sum(axis=0) * ratio * (1 + quantile * FORECAST_AFTERNOON_SD)
 
     def _event(self, strategy, plan, learnt, day, forecast, actual, depths, rng, result):
         """Dispatch the plan, verify it, learn from it and book it in `result`."""

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from .. import mv
 from ..models import DemandResponseEvent, EventStatus, EventTransition, OptimizationRun
+from ..windows import runs_next_to
 from .events import MAX_DURATION_H, EventError, event_cancel, event_propose
 from .planning import _local_window, event_optimize, forecast_and_readings
 
@@ -28,7 +29,7 @@ def event_revisit(*, event: DemandResponseEvent, user=None, now: datetime | None
     (The season simulator's Season._day_of does the same; see bench/season.py --day-of.)
     Where the corrected forecast is above the HIGH threshold in hours next to the window, the
     window cannot be stretched (asks were made for it), so an event is proposed for each such
-    run of hours, at the notice that is left (the simulator does not do this yet)."""
+    run of hours, at the notice that is left (as the simulator's season does)."""
     if event.status not in REVISABLE:
         raise EventError(
             f"Event #{event.pk} is {event.get_status_display().lower()}; only a planned or "
@@ -107,21 +108,13 @@ def _propose_next_to(event, day, excess, earliest: int, user) -> list[int]:
     whose corrected forecast `excess` (kW above HIGH, per local hour) is above 0; the reason,
     or why it could not be proposed, is kept in `event`'s history."""
     _, first_hour, last_hour = _local_window(event)
-    before = first_hour
-    while before - 1 >= max(earliest, 0) and excess[before - 1] > 0:
-        before -= 1
-    after = last_hour
-    while after < 24 and excess[after] > 0:
-        after += 1
     runs = [
-        (max(before, first_hour - MAX_DURATION_H), first_hour),
-        (last_hour, min(after, last_hour + MAX_DURATION_H)),
+        (max(start, first_hour - MAX_DURATION_H), min(end, last_hour + MAX_DURATION_H))
+        for start, end in runs_next_to(excess, first_hour, last_hour, earliest)
     ]
     tz = ZoneInfo(event.utility.timezone)
     proposed = []
     for start, end in runs:
-        if start >= end:
-            continue
         hours = f"{start:02d}:00-{end:02d}:00"
         kw = float(excess[start:end].max())
         try:

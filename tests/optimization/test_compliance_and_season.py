@@ -17,6 +17,7 @@ from optimization.simulator import (
     _Residuals,
     true_compliance,
 )
+from optimization.windows import runs_next_to
 
 
 def events(n: int, seed: int, *, with_outcome: bool = True) -> compliance.Events:
@@ -257,6 +258,39 @@ def test_a_day_the_forecast_overstated_releases_asks_made_the_day_before():
     assert (ahead.level[kept] == plan.level[kept]).all()
     np.testing.assert_array_equal(np.sort(plan.released), np.flatnonzero((ahead.level > 0) & ~kept))
     assert season._released_cost(plan) > 0
+
+
+def test_high_hours_next_to_a_revisited_window_get_events_of_their_own(monkeypatch):
+    # given: day-ahead windows of the peak hour alone, on days HIGH for several hours
+    season = small_season(seed=1)
+    season.config = replace(season.config, day_of_hour=6)
+    monkeypatch.setattr(
+        Season,
+        "_window",
+        lambda self, system, threshold: (int(system.argmax()), int(system.argmax()) + 1),
+    )
+    # when
+    log = season.run("compliance").event_log
+    # then: the hours either side are events of their own, asked at short notice, not
+    # overlapping the first
+    days = {}
+    for row in log:
+        days.setdefault(row["day"], []).append(row)
+    extra = [rows for rows in days.values() if len(rows) > 1]
+    assert extra
+    for first, *others in extra:
+        assert first["end_hour"] - first["start_hour"] == 1
+        for row in others:
+            assert row["end_hour"] == first["start_hour"] or row["start_hour"] == first["end_hour"]
+            assert row["short_notice"] == row["asked"] > 0
+
+
+def test_runs_next_to_a_window():
+    excess = np.array([-1, 2, 3, -1, 5, 5, 5, 1, 2, -3, 4, 4], float)
+    assert runs_next_to(excess, 5, 6) == [(4, 5), (6, 9)]
+    assert runs_next_to(excess, 5, 6, earliest=5) == [(6, 9)]
+    assert runs_next_to(excess, 1, 3) == []  # -1 either side
+    assert runs_next_to(excess, 10, 12) == []  # the day's end
 
 
 def test_a_revisited_season_books_every_cost():
