@@ -61,6 +61,7 @@ class RecommendationInline(ReadOnlyInline):
         "expected_kw",
         "incentive_usd",
         "delivered_kw",
+        "settled_on",
         "baseline_sd_kw",
         "delivered_vs_forecast_kw",
         "complied",

@@ -166,6 +166,15 @@ class Recommendation(models.Model):
         null=True, blank=True, help_text="The forecast counterfactual over the window."
     )
     delivered_vs_forecast_kw = models.FloatField(null=True, blank=True)
+
+    class Settlement(models.TextChoices):
+        FORECAST = "forecast", "Forecast counterfactual, corrected by the comparison group"
+        X_OF_Y = "x_of_y", "10-of-10 baseline with day-of adjustment"
+
+    settled_on = models.CharField(
+        max_length=16, choices=Settlement.choices, blank=True,
+        help_text="Which baseline delivered kW and compliance were settled on.",
+    )  # fmt: skip
     features = models.JSONField(
         default=dict, help_text="What the compliance model saw when it predicted (kept to learn)."
     )

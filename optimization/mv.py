@@ -182,6 +182,13 @@ class Verification:
     delivered_vs_forecast_kw: float | None
 
 
+def complies(delivered_kw: float | None, requested_kw: float) -> bool | None:
+    """Whether a building delivered at least COMPLY_SHARE of its ask (None: not measured)."""
+    if delivered_kw is None:
+        return None
+    return bool(requested_kw > 0 and delivered_kw >= COMPLY_SHARE * requested_kw)
+
+
 def verify(
     *,
     baseline: np.ndarray,
@@ -195,6 +202,6 @@ def verify(
         baseline_kw=float(np.mean(baseline)),
         actual_kw=float(np.mean(actual)),
         delivered_kw=delivered,
-        complied=bool(requested_kw > 0 and delivered >= COMPLY_SHARE * requested_kw),
+        complied=complies(delivered, requested_kw),
         delivered_vs_forecast_kw=None if forecast is None else float(np.mean(forecast - actual)),
     )

@@ -212,10 +212,12 @@ def comparison_ratio_sd(*, utility, before: date) -> tuple[float, float]:
 
 
 def _forecast_spread(event: DemandResponseEvent, buildings: list[Building]):
-    """Per building: the forecast's sd and P50 over the window (None without a forecast run),
-    and the feeder targets from grid status."""
+    """Per building: the forecast's hourly sd over the window (a default share of curtailable
+    kW where the forecast has no P10-P90), whether that sd is the forecast's own, the P50 over
+    the window (None without a forecast run); and the feeder targets from grid status."""
     day, first_hour, last_hour = _local_window(event)
     sd = np.array([DEFAULT_FORECAST_SD_SHARE * b.curtailable_kw for b in buildings])
+    known = np.zeros(len(buildings), dtype=bool)
     run = (
         ForecastRun.objects.filter(
             utility=event.utility, day=day, status=ForecastRun.Status.COMPLETE
@@ -235,14 +237,16 @@ def _forecast_spread(event: DemandResponseEvent, buildings: list[Building]):
             spread = (
                 np.frombuffer(bytes(p90), "<f4")[window] - np.frombuffer(bytes(p10), "<f4")[window]
             )
-            sd[position[building_id]] = float(np.mean(spread)) / (2 * Z90)
+            if spread.size:
+                sd[position[building_id]] = float(np.mean(spread)) / (2 * Z90)
+                known[position[building_id]] = True
             load[position[building_id]] = float(np.frombuffer(bytes(p50), "<f4")[window].mean())
         window = (event.starts_at, event.ends_at)
         for feeder_id, excess in GridStatusHour.objects.filter(
             run=run, feeder__isnull=False, starts_at__gte=window[0], starts_at__lt=window[1]
         ).values_list("feeder_id", "kw_above_high"):
             feeder_excess[feeder_id] = max(feeder_excess.get(feeder_id, 0.0), excess)
-    return sd, load, feeder_excess
+    return sd, known, load, feeder_excess
 
 
 def _month_counts(event: DemandResponseEvent, ids: list[int]) -> dict[int, int]:
@@ -297,7 +301,7 @@ def event_optimize(
     record = plan_record(utility=event.utility)
     planned = np.clip(share * (1 + record.bias) / DELIVERY_SHARE, 0.0, 1.0)
     k = len(DEPTH_LEVELS_PCT)
-    sd, load, feeder_excess = _forecast_spread(event, buildings)
+    sd, _, load, feeder_excess = _forecast_spread(event, buildings)
     feeders = sorted({b.feeder_id for b in buildings if b.feeder_id})
     feeder_index = {f: i for i, f in enumerate(feeders)}
     month = _month_counts(event, ids)
