@@ -114,6 +114,9 @@ class SeasonConfig:
     # The plan is revisited at this hour with the morning's readings, as the product does at
     # settings.EVENT_REVISIT_HOUR (None: never; see Season._day_of).
     day_of_hour: int | None = 10
+    # Also read each event with the 10-of-10 baseline, day-of adjusted (the product's settlement
+    # where a day has no forecast), to show how it would have judged the event (slower).
+    x_of_y_check: bool = False
 
 
 @dataclass
@@ -399,6 +402,9 @@ class Season:
         result.true_predictions.append(p)
         result.true_outcomes.append(complies)
         result.predictor_trained.append(learnt.model is not None)
+        x_of_y = (
+            self._x_of_y_kw(day, start, end, asked, learnt, actual) if cfg.x_of_y_check else None
+        )
         learnt.past_asked[asked] += 1
         learnt.past_complied[asked] += _posterior(p, verified, q0, q1)
         weight = compliance.share_weight(picked.delivered_share_sd)
@@ -431,6 +437,7 @@ class Season:
                 ),
                 "delivered_kw": float(delivered.sum()),
                 "verified_kw": verified_kw,
+                "x_of_y_kw": x_of_y,
                 "verified_share": float(verified.mean()),
                 "complied_share": float(complies.mean()),
                 "cost_usd": cost,
@@ -440,6 +447,23 @@ class Season:
             learnt.planned_verified[0].append(result.event_log[-1]["expected_kw"])
             learnt.planned_verified[1].append(verified_kw)
             learnt.planned_verified[2].append(plan.own_sd)
+
+    @staticmethod
+    def _x_of_y_kw(day, start, end, asked, learnt, actual) -> float:
+        """The event's kW delivered as the 10-of-10 baseline (day-of adjusted) reads it: each
+        asked building's last ten days without an event of its own."""
+        total = 0.0
+        for building in asked:
+            eligible = np.zeros(day, dtype=bool)
+            eligible[max(day - 30, 0) :] = True
+            eligible[[d for d in learnt.asked_days[building] if d < day]] = False
+            if not eligible.any():
+                continue
+            baseline = mv.x_of_y_baseline(
+                actual[building, :day], eligible, actual[building, day], start, end
+            )
+            total += float(np.mean(baseline - actual[building, day, start:end]))
+        return total
 
     def _released_cost(self, plan) -> float:
         """Asks released on the day were reserved the day before: their reservation is paid."""

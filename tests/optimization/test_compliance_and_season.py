@@ -285,6 +285,19 @@ def test_high_hours_next_to_a_revisited_window_get_events_of_their_own(monkeypat
             assert row["short_notice"] == row["asked"] > 0
 
 
+def test_in_a_hot_spell_the_10_of_10_baseline_reads_far_less_than_was_delivered():
+    # given: events in a hot spell 30 % above the days before, whose day-of adjustment is
+    # capped at 20 %
+    season = small_season(seed=1)
+    season.config = replace(season.config, x_of_y_check=True)
+    log = season.run("compliance").event_log
+    assert log
+    delivered = np.array([row["delivered_kw"] for row in log])
+    # then: the 10-of-10 baseline reads well under half of it, the corrected forecast about it
+    assert (np.array([row["x_of_y_kw"] for row in log]) < 0.5 * delivered).all()
+    assert np.mean([row["verified_kw"] for row in log] / delivered) == pytest.approx(1.0, abs=0.2)
+
+
 def test_runs_next_to_a_window():
     excess = np.array([-1, 2, 3, -1, 5, 5, 5, 1, 2, -3, 4, 4], float)
     assert runs_next_to(excess, 5, 6) == [(4, 5), (6, 9)]
