@@ -31,8 +31,8 @@ def event_verify(*, event: DemandResponseEvent, user=None) -> dict:
     or the buildings not asked and the hours before the event), settles; the X-of-Y baseline is
     kept beside it, and settles where there is no forecast. Events fall on the hottest days,
     when the ten days before run well below the day: in the season simulator the 10-of-10
-    baseline, day-of adjusted, read ours' events at -1.0x what was delivered (the corrected
-    forecast: +0.3 %, sd 7 %). Each settled figure keeps how far its baseline is likely off, so
+    baseline, day-of adjusted, read ours' events at -1.1x what was delivered (the corrected
+    forecast: +1 %, sd 7 %). Each settled figure keeps how far its baseline is likely off, so
     that the compliance model knows how noisy each outcome is."""
     if event.status != EventStatus.COMPLETED:
         raise EventError(
