@@ -118,11 +118,15 @@ def forecast_correction(
     (comparison_ratio), read from what the event did not touch: the window itself of the
     buildings not asked where there are COMPARISON_MIN_BUILDINGS of them, or where the plan
     held a comparison group out (`held_out` buildings, drawn at random: fewer, but not
-    biased); otherwise those and every building's COMPARISON_HOURS before the event (ending
-    ADJUST_GAP_H before it). forecast, actual: (n, 24) kW of the day; asked: (n,) bool."""
+    biased; half of them are enough, some may lack readings); otherwise those and every
+    building's COMPARISON_HOURS before the event (ending ADJUST_GAP_H before it).
+    forecast, actual: (n, 24) kW of the day; asked: (n,) bool."""
     forecast, actual = np.asarray(forecast, float), np.asarray(actual, float)
     control = ~np.asarray(asked, bool)
-    if control.sum() >= min(COMPARISON_MIN_BUILDINGS, held_out or COMPARISON_MIN_BUILDINGS):
+    needed = COMPARISON_MIN_BUILDINGS
+    if held_out > 0:
+        needed = min(needed, max(held_out // 2, 1))
+    if control.sum() >= needed:
         # Enough buildings not asked: the window's own hours say it best (a forecast's error
         # drifts over the day, and the hours before the event may not share the window's).
         return comparison_ratio(

@@ -138,12 +138,18 @@ COMPARISON_GROUP_SIZES = (
 )
 
 
-def comparison_order(ids: np.ndarray, seed: int) -> np.ndarray:
-    """A random order of the buildings `ids` (positions into it), fixed by `seed` and by the
-    ids themselves, so that an event re-planned without some of them holds out the same ones."""
-    ids = np.asarray(ids, dtype=np.int64)
-    keys = np.random.default_rng(seed).random(int(ids.max(initial=0)) + 1)[ids]
-    return np.argsort(keys, kind="stable")
+def comparison_order(ids: np.ndarray, seed) -> np.ndarray:
+    """A random order of the buildings `ids` (positions into it), fixed by `seed` (an int or a
+    sequence of them) and by the ids themselves, so that a plan made again without some of
+    them holds out the same ones: each id's key is a splitmix64 hash of it and the seed."""
+    mixed = np.random.SeedSequence(seed).generate_state(1, np.uint64)[0]
+    with np.errstate(over="ignore"):
+        x = np.asarray(ids, dtype=np.int64).astype(np.uint64) + mixed
+        x = x + np.uint64(0x9E3779B97F4A7C15)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        x = x ^ (x >> np.uint64(31))
+    return np.argsort(x, kind="stable")
 
 
 def with_comparison_group(
@@ -158,7 +164,8 @@ def with_comparison_group(
     """(solution, group, problem as solved) with a comparison group held out: the first `size`
     of `order` (see COMPARISON_GROUP_SIZES), less the buildings in `kept` (asks that stand).
     ratio_sd: the comparison ratio's error (a share of load) measured on groups of
-    `measured_on` buildings; a group of g reads it with ratio_sd * sqrt(measured_on / g).
+    `measured_on` buildings; a group of g reads it with ratio_sd * sqrt(measured_on / g) at
+    most (verification reads every building not asked, the group and any others).
     Where no size meets the target, the likeliest plan; under twice the largest size, no
     group (verification falls back on the hours before the event)."""
     n = problem.allowed.shape[0]

@@ -244,7 +244,7 @@ class Season:
                     extra = self._plan(
                         strategy, learnt, actual, forecast, day, start, end,
                         float((updated[start:end] - threshold).max()),
-                        np.full(n, float(start - cfg.day_of_hour)), eps,
+                        np.full(n, float(start - cfg.day_of_hour)), eps, busy=~quiet,
                     )  # fmt: skip
                     if extra.level.any():
                         self._event(
@@ -270,11 +270,13 @@ class Season:
         return truth * (1 + shared)[None, :] * own
 
     def _plan(
-        self, strategy, learnt, actual, forecast, day, start, end, target, notice, eps, kept=None
-    ):
+        self, strategy, learnt, actual, forecast, day, start, end, target, notice, eps, kept=None,
+        busy=None,
+    ):  # fmt: skip
         """Choose who is asked, and how deep, for the window [start, end) and target kW, with
         each building's notice (hours); `kept`: asks made the day before, which may be kept
-        (their reservation is already paid) or released."""
+        (their reservation is already paid) or released; `busy`: (n,) bool, asked in another
+        event that day (not asked again, nor read as a comparison)."""
         cfg, n = self.config, self.load.shape[0]
         depths = np.array(DEPTH_LEVELS_PCT)
         k = depths.size
@@ -314,6 +316,8 @@ class Season:
         record = track_record(*learnt.planned_verified)
         planned = np.clip(planned * (1 + record.bias), 0.0, 1.0)
         available = (recent < cfg.max_events_per_month) | (kept is not None and kept > 0)
+        if busy is not None:
+            available = available & ~busy
         # The same order of buildings for the day's plan and its revisit.
         order = np.random.default_rng((self.seed, day)).permutation(n)
         level, own, group = self._select(
@@ -327,6 +331,7 @@ class Season:
             start=start, end=end, target=target, notice=np.asarray(notice, float), rows=rows,
             believed=believed, planned=planned, level=level, own_sd=own, noise_sd=noise_sd,
             recent=recent, temperature=temperature, released=released, comparison=group,
+            busy=busy,
             released_depth=depths[kept[released] - 1] if released.size else np.zeros(0),
             cold_start=(model is None) if strategy == "compliance" else not learnt.history,
         )  # fmt: skip
@@ -384,7 +389,7 @@ class Season:
         hours = end - start
         verified_kw, measured = self._verify(
             day, start, end, asked, forecast, actual, learnt.residuals.relative_sd,
-            int(plan.comparison.sum()),
+            int(plan.comparison.sum()), plan.busy,
         )  # fmt: skip
         noise_sd = plan.noise_sd[asked]
         verified = measured >= mv.COMPLY_SHARE * requested
@@ -492,13 +497,13 @@ class Season:
         return requested, delivered, complies
 
     @staticmethod
-    def _verify(day, start, end, asked, forecast, actual, relative_sd, comparison):
+    def _verify(day, start, end, asked, forecast, actual, relative_sd, comparison, busy=None):
         """M&V as the program does it: each asked building's counterfactual is its day-ahead
         forecast, corrected for the day's shared forecast error by the buildings not asked (a
         comparison group; `comparison` of them were held out for it), or by the hours before
         the event when nearly everyone was asked. Returns the event's verified kW and each
-        building's measured kW."""
-        asked_mask = np.zeros(forecast.shape[0], dtype=bool)
+        building's measured kW. `busy`: asked in another event of the day, no comparison."""
+        asked_mask = np.zeros(forecast.shape[0], dtype=bool) if busy is None else busy.copy()
         asked_mask[asked] = True
         ratio = mv.forecast_correction(
             forecast, actual[:, day], asked_mask, start, end,
@@ -680,6 +685,7 @@ class _Plan:
     released_depth: np.ndarray
     cold_start: bool
     comparison: np.ndarray  # (n,) bool: the comparison group held out for verification
+    busy: np.ndarray | None = None  # (n,) bool: asked in another event of the day
 
 
 class _Learnt:

@@ -234,19 +234,37 @@ def _forecast_spread(event: DemandResponseEvent, buildings: list[Building]):
             run=run, building_id__in=list(position)
         ).values_list("building_id", "p10_kw", "p50_kw", "p90_kw"):
             window = slice(first_hour, last_hour)
-            spread = (
-                np.frombuffer(bytes(p90), "<f4")[window] - np.frombuffer(bytes(p10), "<f4")[window]
-            )
-            if spread.size:
-                sd[position[building_id]] = float(np.mean(spread)) / (2 * Z90)
+            low, mid, high = (np.frombuffer(bytes(q), "<f4") for q in (p10, p50, p90))
+            if low.size >= last_hour and high.size >= last_hour:
+                sd[position[building_id]] = float(np.mean(high[window] - low[window])) / (2 * Z90)
                 known[position[building_id]] = True
-            load[position[building_id]] = float(np.frombuffer(bytes(p50), "<f4")[window].mean())
+            if mid.size >= last_hour:
+                load[position[building_id]] = float(mid[window].mean())
         window = (event.starts_at, event.ends_at)
         for feeder_id, excess in GridStatusHour.objects.filter(
             run=run, feeder__isnull=False, starts_at__gte=window[0], starts_at__lt=window[1]
         ).values_list("feeder_id", "kw_above_high"):
             feeder_excess[feeder_id] = max(feeder_excess.get(feeder_id, 0.0), excess)
     return sd, known, load, feeder_excess
+
+
+def asked_that_day(event: DemandResponseEvent, *, unverified: bool = False) -> set[int]:
+    """The buildings with an ask standing in any event of the utility on `event`'s local day
+    (`event` included; only events not verified yet where `unverified`): each is busy in its
+    own window, and its pre-cooling or rebound may reach into another's, so none of them is
+    asked in another open event that day or read as a comparison."""
+    tz = ZoneInfo(event.utility.timezone)
+    day = event.starts_at.astimezone(tz).date()
+    start = datetime(day.year, day.month, day.day, tzinfo=tz)
+    return set(
+        Recommendation.objects.filter(
+            event__utility=event.utility, status__in=ACTIVE_ANSWERS,
+            event__starts_at__gte=start, event__starts_at__lt=start + timedelta(days=1),
+        )
+        .exclude(event__status=EventStatus.CANCELLED)
+        .exclude(event__status=EventStatus.VERIFIED if unverified else "")
+        .values_list("building_id", flat=True)
+    )  # fmt: skip
 
 
 def _month_counts(event: DemandResponseEvent, ids: list[int]) -> dict[int, int]:
@@ -305,6 +323,11 @@ def event_optimize(
     feeders = sorted({b.feeder_id for b in buildings if b.feeder_id})
     feeder_index = {f: i for i, f in enumerate(feeders)}
     month = _month_counts(event, ids)
+    busy = asked_that_day(event, unverified=True) - set(
+        event.recommendations.filter(status__in=ACTIVE_ANSWERS).values_list(
+            "building_id", flat=True
+        )
+    )
     depths = np.array(DEPTH_LEVELS_PCT)
     candidates = Candidates(
         curtailable_kw=np.array([b.curtailable_kw for b in buildings]),
@@ -313,7 +336,11 @@ def event_optimize(
         feeder=np.array([feeder_index.get(b.feeder_id, len(feeders)) for b in buildings]),
         max_depth_pct=np.array([depth_limit_pct(b.max_setpoint_change_c) for b in buildings]),
         available=np.array(
-            [month.get(b.pk, 0) < b.max_events_per_month or b.pk in accepted for b in buildings]
+            [
+                (month.get(b.pk, 0) < b.max_events_per_month or b.pk in accepted)
+                and b.pk not in busy
+                for b in buildings
+            ]
         ),
     )
     feeder_target = np.zeros(len(feeders) + 1)
@@ -321,14 +348,15 @@ def event_optimize(
         for feeder_id, excess in feeder_excess.items():
             if feeder_id in feeder_index:
                 feeder_target[feeder_index[feeder_id]] = excess
+    ratio_sd, measured_on = (
+        (0.0, 1.0) if load is None
+        else comparison_ratio_sd(utility=event.utility, before=_local_window(event)[0])
+    )  # fmt: skip
     problem = build_problem(
         candidates, target_kw=event.target_kw, eps=event.risk_eps, duration_h=event.duration_h,
         incentive_usd_per_kwh=event.incentive_usd_per_kwh, feeder_target_kw=feeder_target,
         systematic_share=record.systematic_share, common_load_kw=load,
-    )  # fmt: skip
-    ratio_sd, measured_on = (
-        (0.0, 1.0) if load is None
-        else comparison_ratio_sd(utility=event.utility, before=_local_window(event)[0])
+        common_sd_share=ratio_sd,
     )  # fmt: skip
     if accepted:
         cost, allowed = problem.cost.copy(), problem.allowed.copy()
@@ -340,9 +368,12 @@ def event_optimize(
         problem = type(problem)(**{**problem.__dict__, "cost": cost, "allowed": allowed})
     kept = np.array([b.pk in accepted for b in buildings], dtype=np.int64)
     tracemalloc.start()
-    # A comparison group held out at random (the same buildings each time the event is planned).
+    # A comparison group held out at random: the same buildings for every plan of the
+    # utility's day (this event planned again, or another event that day).
+    day = _local_window(event)[0]
     plan, group, problem = with_comparison_group(
-        problem, comparison_order(np.array(ids), seed=event.pk), solve_fast,
+        problem, comparison_order(np.array(ids), seed=(event.utility_id, day.toordinal())),
+        solve_fast,
         ratio_sd=ratio_sd, measured_on=measured_on, kept=kept,
     )  # fmt: skip
     own = own_sd_kw(problem, plan.level)

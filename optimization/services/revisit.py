@@ -13,7 +13,7 @@ from django.utils import timezone
 from .. import mv
 from ..models import DemandResponseEvent, EventStatus, EventTransition, OptimizationRun
 from ..windows import runs_next_to
-from .events import MAX_DURATION_H, EventError, event_cancel, event_propose
+from .events import MAX_DURATION_H, OPEN, EventError, event_cancel, event_propose
 from .planning import _local_window, event_optimize, forecast_and_readings
 
 REVISABLE = (EventStatus.OPTIMIZED, EventStatus.DISPATCHED)
@@ -89,7 +89,8 @@ def event_revisit(*, event: DemandResponseEvent, user=None, now: datetime | None
         pending = set(event.recommendations.filter(status="pending").values_list("pk", flat=True))
         run: OptimizationRun = event_optimize(event=event, user=user, now=now)
     withdrawn = event.recommendations.filter(pk__in=pending, status="withdrawn").count()
-    earliest = local_now.hour + 1 if local_now.date() == day and not event.simulated else 0
+    # On the day, from the next hour; a day replayed later, as if revisited at the usual hour.
+    earliest = (local_now.hour if local_now.date() == day else settings.EVENT_REVISIT_HOUR) + 1
     proposed = _propose_next_to(event, day, excess, earliest, user)
     return {
         "forecast_ratio": ratio,
@@ -105,8 +106,9 @@ def event_revisit(*, event: DemandResponseEvent, user=None, now: datetime | None
 
 def _propose_next_to(event, day, excess, earliest: int, user) -> list[int]:
     """Propose an event for each run of hours next to `event`'s window (from `earliest` on)
-    whose corrected forecast `excess` (kW above HIGH, per local hour) is above 0; the reason,
-    or why it could not be proposed, is kept in `event`'s history."""
+    whose corrected forecast `excess` (kW above HIGH, per local hour) is above 0 and that no
+    other open event covers already; the reason, or why it could not be proposed, is kept in
+    `event`'s history."""
     _, first_hour, last_hour = _local_window(event)
     runs = [
         (max(start, first_hour - MAX_DURATION_H), min(end, last_hour + MAX_DURATION_H))
@@ -117,11 +119,22 @@ def _propose_next_to(event, day, excess, earliest: int, user) -> list[int]:
     for start, end in runs:
         hours = f"{start:02d}:00-{end:02d}:00"
         kw = float(excess[start:end].max())
+        starts_at = datetime(day.year, day.month, day.day, start, tzinfo=tz)
+        ends_at = datetime(day.year, day.month, day.day, tzinfo=tz) + timedelta(hours=end)
+        if (
+            DemandResponseEvent.objects.filter(
+                utility=event.utility, status__in=OPEN, starts_at__lt=ends_at,
+                ends_at__gt=starts_at,
+            )
+            .exclude(pk=event.pk)
+            .exists()
+        ):  # fmt: skip
+            continue  # already called (by an earlier revisit, or the grid)
         try:
             other = event_propose(
                 utility=event.utility,
-                starts_at=datetime(day.year, day.month, day.day, start, tzinfo=tz),
-                ends_at=datetime(day.year, day.month, day.day, tzinfo=tz) + timedelta(hours=end),
+                starts_at=starts_at,
+                ends_at=ends_at,
                 target_kw=round(kw, 3), source=DemandResponseEvent.Source.GRID_STATUS,
                 feeder=event.feeder, risk_eps=event.risk_eps,
                 incentive_usd_per_kwh=event.incentive_usd_per_kwh, simulated=event.simulated,

@@ -17,7 +17,13 @@ from .. import mv
 from ..models import DemandResponseEvent, EventStatus, Recommendation
 from ..portfolio import DELIVERY_SHARE
 from .events import EventError, event_transition
-from .planning import ACTIVE_ANSWERS, _forecast_spread, _local_window, forecast_and_readings
+from .planning import (
+    ACTIVE_ANSWERS,
+    _forecast_spread,
+    _local_window,
+    asked_that_day,
+    forecast_and_readings,
+)
 
 HISTORY_DAYS = 20
 
@@ -31,7 +37,7 @@ def event_verify(*, event: DemandResponseEvent, user=None) -> dict:
     or the buildings not asked and the hours before the event), settles; the X-of-Y baseline is
     kept beside it, and settles where there is no forecast. Events fall on the hottest days,
     when the ten days before run well below the day: in the season simulator the 10-of-10
-    baseline, day-of adjusted, read ours' events at -1.1x what was delivered (the corrected
+    baseline, day-of adjusted, read our events at -1.1x what was delivered (the corrected
     forecast: +1 %, sd 7 %). Each settled figure keeps how far its baseline is likely off, so
     that the compliance model knows how noisy each outcome is."""
     if event.status != EventStatus.COMPLETED:
@@ -61,14 +67,17 @@ def event_verify(*, event: DemandResponseEvent, user=None) -> dict:
         ).values_list("building_id", "event__starts_at")
     )  # fmt: skip
     forecast_ids, predicted, readings = forecast_and_readings(event.utility, day)
+    # Not a comparison: the buildings asked in this or any other event of the day.
+    asked = np.isin(forecast_ids, list(set(ids.tolist()) | asked_that_day(event)))
     correction = _forecast_correction(
-        predicted, readings, np.isin(forecast_ids, ids), first_hour, last_hour,
-        event.comparison_group,
-    )  # fmt: skip
+        predicted, readings, asked, first_hour, last_hour, event.comparison_group
+    )
     forecast = dict(zip(forecast_ids.tolist(), predicted, strict=True))
-    # The forecast's own error over the window, per building (from its P10-P90), hours apart.
+    # The forecast's own error over the window, per building, from its P10-P90 (an hour's,
+    # taken for the window's: a forecast's errors run on from hour to hour, as planning takes
+    # them too).
     hourly_sd, known, _, _ = _forecast_spread(event, [rec.building for rec in recommendations])
-    window_sd = np.where(known, hourly_sd / np.sqrt(max(last_hour - first_hour, 1)), np.nan)
+    window_sd = np.where(known, hourly_sd, np.nan)
     delivered_total, verified, unverifiable = 0.0, 0, 0
     with transaction.atomic():
         for position, rec in enumerate(recommendations):

@@ -1,5 +1,7 @@
 """Every plan holds out a random comparison group for verification to read the day from."""
 
+from datetime import timedelta
+
 import numpy as np
 import pytest
 
@@ -13,11 +15,12 @@ from optimization.portfolio import (
     synthetic_candidates,
     with_comparison_group,
 )
+from optimization.services.events import event_propose
 from optimization.services.planning import event_optimize
 from optimization.services.verification import event_verify
 from optimization.solver import solve_fast
 
-from .conftest import EVENT_DAY, daily_profile
+from .conftest import EVENT_DAY, daily_profile, event_window
 from .test_events import deliver, propose, run_to_completion
 
 SIZES = (40, 20, 10)
@@ -111,7 +114,9 @@ def test_the_product_holds_the_group_out_every_time_it_plans_the_event(grid, mon
     event.refresh_from_db()
     assert event.comparison_group == 4
     ids = np.array(sorted(b.pk for b in grid["buildings"]))
-    group = set(ids[comparison_order(ids, seed=event.pk)[:4]].tolist())
+    group = set(
+        ids[comparison_order(ids, seed=(grid["utility"].pk, EVENT_DAY.toordinal()))[:4]].tolist()
+    )
     asked = set(event.recommendations.values_list("building_id", flat=True))
     assert asked
     assert not asked & group
@@ -156,3 +161,18 @@ def test_verification_reads_the_day_from_the_group_the_plan_held_out(grid, monke
     # then: the afternoon's 6 % from the group; the morning's hours would have blended in 0 %
     event.refresh_from_db()
     assert event.forecast_correction == pytest.approx(1 / 1.06, rel=1e-3)
+
+
+def test_a_building_asked_in_one_open_event_is_not_asked_in_another_that_day(grid):
+    first = propose(grid, target_kw=2.0)
+    event_optimize(event=first)
+    starts, _ = event_window(start_hour=18, hours=2)
+    second = event_propose(
+        utility=grid["utility"], starts_at=starts, ends_at=starts + timedelta(hours=2),
+        target_kw=2.0, simulated=True,
+    )  # fmt: skip
+    event_optimize(event=second)
+    asked = [set(e.recommendations.values_list("building_id", flat=True)) for e in (first, second)]
+    assert asked[0]
+    assert asked[1]
+    assert not asked[0] & asked[1]
