@@ -276,7 +276,8 @@ class Season:
         """Choose who is asked, and how deep, for the window [start, end) and target kW, with
         each building's notice (hours); `kept`: asks made the day before, which may be kept
         (their reservation is already paid) or released; `busy`: (n,) bool, asked in another
-        event that day (not asked again, nor read as a comparison)."""
+        event that day (they may be asked again, an extension of their curtailment, but are
+        not read as a comparison)."""
         cfg, n = self.config, self.load.shape[0]
         depths = np.array(DEPTH_LEVELS_PCT)
         k = depths.size
@@ -316,8 +317,6 @@ class Season:
         record = track_record(*learnt.planned_verified)
         planned = np.clip(planned * (1 + record.bias), 0.0, 1.0)
         available = (recent < cfg.max_events_per_month) | (kept is not None and kept > 0)
-        if busy is not None:
-            available = available & ~busy
         # The same order of buildings for the day's plan and its revisit.
         order = np.random.default_rng((self.seed, day)).permutation(n)
         level, own, group = self._select(

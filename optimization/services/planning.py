@@ -248,11 +248,10 @@ def _forecast_spread(event: DemandResponseEvent, buildings: list[Building]):
     return sd, known, load, feeder_excess
 
 
-def asked_that_day(event: DemandResponseEvent, *, unverified: bool = False) -> set[int]:
+def asked_that_day(event: DemandResponseEvent) -> set[int]:
     """The buildings with an ask standing in any event of the utility on `event`'s local day
-    (`event` included; only events not verified yet where `unverified`): each is busy in its
-    own window, and its pre-cooling or rebound may reach into another's, so none of them is
-    asked in another open event that day or read as a comparison."""
+    (`event` included): their pre-cooling or rebound may reach into another event's window,
+    so verification reads none of them as a comparison."""
     tz = ZoneInfo(event.utility.timezone)
     day = event.starts_at.astimezone(tz).date()
     start = datetime(day.year, day.month, day.day, tzinfo=tz)
@@ -262,7 +261,6 @@ def asked_that_day(event: DemandResponseEvent, *, unverified: bool = False) -> s
             event__starts_at__gte=start, event__starts_at__lt=start + timedelta(days=1),
         )
         .exclude(event__status=EventStatus.CANCELLED)
-        .exclude(event__status=EventStatus.VERIFIED if unverified else "")
         .values_list("building_id", flat=True)
     )  # fmt: skip
 
@@ -323,11 +321,6 @@ def event_optimize(
     feeders = sorted({b.feeder_id for b in buildings if b.feeder_id})
     feeder_index = {f: i for i, f in enumerate(feeders)}
     month = _month_counts(event, ids)
-    busy = asked_that_day(event, unverified=True) - set(
-        event.recommendations.filter(status__in=ACTIVE_ANSWERS).values_list(
-            "building_id", flat=True
-        )
-    )
     depths = np.array(DEPTH_LEVELS_PCT)
     candidates = Candidates(
         curtailable_kw=np.array([b.curtailable_kw for b in buildings]),
@@ -336,11 +329,7 @@ def event_optimize(
         feeder=np.array([feeder_index.get(b.feeder_id, len(feeders)) for b in buildings]),
         max_depth_pct=np.array([depth_limit_pct(b.max_setpoint_change_c) for b in buildings]),
         available=np.array(
-            [
-                (month.get(b.pk, 0) < b.max_events_per_month or b.pk in accepted)
-                and b.pk not in busy
-                for b in buildings
-            ]
+            [month.get(b.pk, 0) < b.max_events_per_month or b.pk in accepted for b in buildings]
         ),
     )
     feeder_target = np.zeros(len(feeders) + 1)

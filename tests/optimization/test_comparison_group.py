@@ -7,7 +7,7 @@ import pytest
 
 from forecasting.models import BuildingForecast, ForecastRun
 from forecasting.services.readings import meter_days_upsert
-from optimization import portfolio
+from optimization import mv, portfolio
 from optimization.models import Recommendation
 from optimization.portfolio import (
     build_problem,
@@ -16,11 +16,11 @@ from optimization.portfolio import (
     with_comparison_group,
 )
 from optimization.services.events import event_propose
-from optimization.services.planning import event_optimize
+from optimization.services.planning import event_optimize, forecast_and_readings
 from optimization.services.verification import event_verify
 from optimization.solver import solve_fast
 
-from .conftest import EVENT_DAY, daily_profile, event_window
+from .conftest import EVENT_DAY, daily_profile, event_window, forecast_for_event_day
 from .test_events import deliver, propose, run_to_completion
 
 SIZES = (40, 20, 10)
@@ -163,16 +163,39 @@ def test_verification_reads_the_day_from_the_group_the_plan_held_out(grid, monke
     assert event.forecast_correction == pytest.approx(1 / 1.06, rel=1e-3)
 
 
-def test_a_building_asked_in_one_open_event_is_not_asked_in_another_that_day(grid):
+def test_buildings_asked_in_another_event_that_day_are_no_comparison(grid, monkeypatch):
+    # given: two events on the same day, the second asking more of the 12 buildings
     first = propose(grid, target_kw=2.0)
     event_optimize(event=first)
     starts, _ = event_window(start_hour=18, hours=2)
     second = event_propose(
         utility=grid["utility"], starts_at=starts, ends_at=starts + timedelta(hours=2),
-        target_kw=2.0, simulated=True,
+        target_kw=8.0, simulated=True,
     )  # fmt: skip
     event_optimize(event=second)
-    asked = [set(e.recommendations.values_list("building_id", flat=True)) for e in (first, second)]
-    assert asked[0]
-    assert asked[1]
-    assert not asked[0] & asked[1]
+    second_only = set(second.recommendations.values_list("building_id", flat=True)) - set(
+        first.recommendations.values_list("building_id", flat=True)
+    )
+    assert second_only
+    forecast_for_event_day(grid, high_by=0.0)
+    buildings = grid["buildings"]
+    meter_days_upsert(
+        building_ids=np.array([b.pk for b in buildings]), days=[EVENT_DAY] * len(buildings),
+        kwh=np.stack([daily_profile(b.curtailable_kw) for b in buildings]), origin="uploaded",
+    )  # fmt: skip
+    run_to_completion(first)
+    deliver(first, share=0.95)
+    seen = {}
+
+    def spy(forecast, actual, asked_mask, *args, **kwargs):
+        seen["asked"] = asked_mask
+        return 1.0
+
+    monkeypatch.setattr(mv, "forecast_correction", spy)
+    # when: the first is verified
+    event_verify(event=first)
+    # then: the second's buildings were not read as a comparison
+    ids, _, _ = forecast_and_readings(grid["utility"], EVENT_DAY)
+    not_read = set(ids[seen["asked"]].tolist())
+    assert second_only <= not_read
+    assert set(first.recommendations.values_list("building_id", flat=True)) <= not_read
