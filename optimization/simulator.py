@@ -321,7 +321,7 @@ class Season:
         order = np.random.default_rng((self.seed, day)).permutation(n)
         level, own, group = self._select(
             strategy, planned, available, target, end - start, (noise_sd, load), record, eps,
-            learnt.residuals, kept, order,
+            learnt.residuals, kept, order, busy,
         )  # fmt: skip
         released = np.zeros(0, dtype=np.int64) if kept is None else np.flatnonzero(
             (kept > 0) & (level == 0)
@@ -568,7 +568,7 @@ class Season:
 
     def _select(
         self, strategy, believed, available, target, hours, baseline, record, eps, residuals,
-        kept, order,
+        kept, order, busy=None,
     ):  # fmt: skip
         """(level, own sd, comparison group): who is asked how deep, each strategy holding a
         comparison group out (portfolio.with_comparison_group) drawn in `order`; baseline:
@@ -609,6 +609,7 @@ class Season:
         solved, group, held = with_comparison_group(
             problem, order, solve, ratio_sd=residuals.ratio_sd,
             measured_on=residuals.measured_on, kept=kept,
+            busy=None if busy is None else busy | (kept is not None and kept > 0),
         )  # fmt: skip
         return solved.level, own_sd_kw(held, solved.level), group
 

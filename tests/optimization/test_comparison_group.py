@@ -199,3 +199,16 @@ def test_buildings_asked_in_another_event_that_day_are_no_comparison(grid, monke
     not_read = set(ids[seen["asked"]].tolist())
     assert second_only <= not_read
     assert set(first.recommendations.values_list("building_id", flat=True)) <= not_read
+
+
+def test_a_building_asked_that_day_is_not_in_a_group_the_next_is_made_up(small_sizes):
+    problem = problem_of(200, target_kw=30.0)
+    order = np.random.default_rng(0).permutation(200)
+    busy = np.zeros(200, dtype=bool)
+    busy[order[:15]] = True  # asked in another event of the day
+    _, group, _ = with_comparison_group(
+        problem, order, solve_fast, ratio_sd=0.0, measured_on=1.0, busy=busy
+    )
+    assert group.sum() == SIZES[0]
+    assert not (group & busy).any()
+    assert set(np.flatnonzero(group)) == set(order[15 : 15 + SIZES[0]])
