@@ -159,31 +159,25 @@ def with_comparison_group(
     *,
     ratio_sd: float,
     measured_on: float,
-    kept: np.ndarray | None = None,
-    busy: np.ndarray | None = None,
+    excluded: np.ndarray | None = None,
 ) -> tuple[Solved, np.ndarray, Problem]:
     """(solution, group, problem as solved) with a comparison group held out: the first `size`
-    of `order` (see COMPARISON_GROUP_SIZES), less the buildings in `kept` (asks that stand).
+    (see COMPARISON_GROUP_SIZES) of `order` that are not `excluded` ((n,) bool: asks that
+    stand, and buildings asked in another event of the day, no comparison). A plan made again
+    draws the same group, its earlier asks being beyond it in `order`.
     ratio_sd: the comparison ratio's error (a share of load) measured on groups of
     `measured_on` buildings; a group of g reads it with ratio_sd * sqrt(measured_on / g) at
     most (verification reads every building not asked, the group and any others).
-    `busy`: (n,) bool, asked in another event of the day (and any in `kept`): no comparison,
-    so the group is the first `size` of `order` without them. Where no size meets the target,
-    the likeliest plan; under twice the largest size, no group (verification falls back on
-    the hours before the event)."""
+    Where no size meets the target, the likeliest plan; under twice the largest size, no
+    group (verification falls back on the hours before the event)."""
     n = problem.allowed.shape[0]
     if n < 2 * COMPARISON_GROUP_SIZES[0]:
         return solve(problem), np.zeros(n, dtype=bool), problem
+    free = order if excluded is None else order[~np.asarray(excluded, bool)[order]]
     best = None
     for size in COMPARISON_GROUP_SIZES:
         group = np.zeros(n, dtype=bool)
-        group[order[:size]] = True
-        if kept is not None:
-            group &= np.asarray(kept) == 0
-        if busy is not None:  # no comparison: the group is made up from the next in order
-            free = order[~np.asarray(busy, bool)[order]]
-            group = np.zeros(n, dtype=bool)
-            group[free[:size]] = True
+        group[free[:size]] = True
         held = replace(
             problem,
             allowed=problem.allowed & ~group[:, None],

@@ -608,8 +608,9 @@ class Season:
         solve = solve_fast if strategy != "largest" else self._largest_first(kept)
         solved, group, held = with_comparison_group(
             problem, order, solve, ratio_sd=residuals.ratio_sd,
-            measured_on=residuals.measured_on, kept=kept,
-            busy=None if busy is None else busy | (kept is not None and kept > 0),
+            measured_on=residuals.measured_on,
+            excluded=(np.zeros(n, dtype=bool) if busy is None else busy)
+            | (kept is not None and kept > 0),
         )  # fmt: skip
         return solved.level, own_sd_kw(held, solved.level), group
 

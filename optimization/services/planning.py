@@ -355,14 +355,14 @@ def event_optimize(
                 allowed[i] = keep
                 cost[i, keep] = 0.0
         problem = type(problem)(**{**problem.__dict__, "cost": cost, "allowed": allowed})
-    kept = np.array([b.pk in accepted for b in buildings], dtype=np.int64)
-    # Asked in another event of the day: no comparison, so not in the group.
+    # Not in the comparison group: asks that stand, and buildings asked in another event of
+    # the day (no comparison).
     others = asked_that_day(event) - set(
         event.recommendations.filter(status__in=ACTIVE_ANSWERS).values_list(
             "building_id", flat=True
         )
     )
-    busy = np.array([b.pk in others for b in buildings], dtype=bool)
+    excluded = np.array([b.pk in accepted or b.pk in others for b in buildings], dtype=bool)
     tracemalloc.start()
     # A comparison group held out at random: the same buildings for every plan of the
     # utility's day (this event planned again, or another event that day).
@@ -370,7 +370,7 @@ def event_optimize(
     plan, group, problem = with_comparison_group(
         problem, comparison_order(np.array(ids), seed=(event.utility_id, day.toordinal())),
         solve_fast,
-        ratio_sd=ratio_sd, measured_on=measured_on, kept=kept, busy=busy | (kept > 0),
+        ratio_sd=ratio_sd, measured_on=measured_on, excluded=excluded,
     )  # fmt: skip
     own = own_sd_kw(problem, plan.level)
     _, peak = tracemalloc.get_traced_memory()

@@ -86,9 +86,9 @@ def test_asks_that_stand_are_never_in_the_group_and_small_portfolios_have_none(s
     kept = np.zeros(200, dtype=np.int64)
     kept[order[:5]] = 1
     _, group, _ = with_comparison_group(
-        problem, order, solve_fast, ratio_sd=0.0, measured_on=1.0, kept=kept
+        problem, order, solve_fast, ratio_sd=0.0, measured_on=1.0, excluded=kept > 0
     )
-    assert group.sum() == SIZES[0] - 5
+    assert group.sum() == SIZES[0]  # made up from the next in order
     assert not group[kept > 0].any()
     _, none, _ = with_comparison_group(
         problem_of(2 * SIZES[0] - 1, target_kw=5.0), order[order < 79], solve_fast,
@@ -207,7 +207,7 @@ def test_a_building_asked_that_day_is_not_in_a_group_the_next_is_made_up(small_s
     busy = np.zeros(200, dtype=bool)
     busy[order[:15]] = True  # asked in another event of the day
     _, group, _ = with_comparison_group(
-        problem, order, solve_fast, ratio_sd=0.0, measured_on=1.0, busy=busy
+        problem, order, solve_fast, ratio_sd=0.0, measured_on=1.0, excluded=busy
     )
     assert group.sum() == SIZES[0]
     assert not (group & busy).any()

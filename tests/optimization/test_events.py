@@ -220,13 +220,19 @@ def test_only_the_buildings_people_may_answer(grid):
     )
 
 
-def test_verification_measures_delivery_and_target(grid):
-    event = propose(grid, target_kw=20.0)
+def delivered_and_verified(grid, target_kw: float):
+    """An event planned, run, metered with 95 % of every ask delivered, and verified."""
+    event = propose(grid, target_kw=target_kw)
     event_optimize(event=event)
     run_to_completion(event)
     deliver(event, share=0.95)
     result = event_verify(event=event)
     event.refresh_from_db()
+    return event, result
+
+
+def test_verification_measures_delivery_and_target(grid):
+    event, result = delivered_and_verified(grid, target_kw=20.0)
     asked = event.recommendations.filter(status__in=["pending", "accepted"])
     assert result["verified"] == asked.count()
     assert event.status == EventStatus.VERIFIED
@@ -290,12 +296,7 @@ def test_verification_keeps_the_forecast_counterfactual_corrected_by_a_compariso
 
 
 def test_without_a_forecast_the_settling_baseline_stands_alone(grid):
-    event = propose(grid, target_kw=8.0)
-    event_optimize(event=event)
-    run_to_completion(event)
-    deliver(event, share=0.95)
-    result = event_verify(event=event)
-    event.refresh_from_db()
+    event, result = delivered_and_verified(grid, target_kw=8.0)
     assert result["forecast_correction"] is None
     assert event.forecast_correction is None
     assert not event.recommendations.filter(forecast_baseline_kw__isnull=False).exists()
