@@ -144,23 +144,37 @@ def forecast_correction(
 
 def halves_difference(
     forecast: np.ndarray, actual: np.ndarray, rng: np.random.Generator
-) -> float | None:
+) -> np.ndarray | None:
     """comparison_ratio of a random half of the rows (buildings nobody asked) minus that of the
-    other half: its spread is twice the whole group's error, each half having twice its
-    variance. None under 2 x HALF_MIN_BUILDINGS rows."""
+    other half, over windows of 1, 2, ... hours (one per column of hours given, each in their
+    middle; the same halves for all): its spread is twice the whole group's error over such a
+    window, each half having twice its variance. A window of one hour reads the day's error
+    from fewer readings than one of five, so it errs more. None under 2 x HALF_MIN_BUILDINGS
+    rows."""
     if len(forecast) < 2 * HALF_MIN_BUILDINGS:
         return None
     half = rng.random(len(forecast)) < 0.5
-    return comparison_ratio(forecast[half], actual[half]) - comparison_ratio(
-        forecast[~half], actual[~half]
-    )
+    hours = forecast.shape[1]
+    differences = []
+    for length in range(1, hours + 1):
+        window = slice((hours - length) // 2, (hours - length) // 2 + length)
+        differences.append(
+            comparison_ratio(forecast[half, window], actual[half, window])
+            - comparison_ratio(forecast[~half, window], actual[~half, window])
+        )
+    return np.array(differences)
 
 
-def ratio_sd(differences) -> float:
-    """The comparison group's error (one sd, a share of load) from days' halves_difference;
-    0 before two days."""
-    differences = np.asarray(list(differences), float)
-    return float(np.sqrt(np.mean(differences**2)) / 2.0) if differences.size >= 2 else 0.0
+def ratio_sd(differences, hours: int) -> float:
+    """The comparison group's error over a window of `hours` (one sd, a share of load) from
+    days' halves_difference (a window longer than was measured takes the longest); 0 before
+    two days."""
+    days = [np.asarray(day, float).ravel() for day in differences]
+    if len(days) < 2:
+        return 0.0
+    length = max(int(round(hours)), 1)
+    column = np.array([day[min(length, day.size) - 1] for day in days])
+    return float(np.sqrt(np.mean(column**2)) / 2.0)
 
 
 def baseline_error_sd(

@@ -591,7 +591,7 @@ class Season:
             incentive_usd_per_kwh=cfg.incentive_usd_per_kwh,
             feeder_target_kw=np.zeros(int(self.feeder.max()) + 1),
             systematic_share=record.systematic_share, reservation_usd_per_kwh=reservation,
-            common_load_kw=load, common_sd_share=residuals.ratio_sd,
+            common_load_kw=load, common_sd_share=residuals.ratio_sd(hours),
         )  # fmt: skip
         if kept is not None and kept.any():
             # An ask made the day before may be kept at its depth, its reservation already
@@ -607,7 +607,7 @@ class Season:
             problem = replace(problem, allowed=allowed, cost=cost)
         solve = solve_fast if strategy != "largest" else self._largest_first(kept)
         solved, group, held = with_comparison_group(
-            problem, order, solve, ratio_sd=residuals.ratio_sd,
+            problem, order, solve, ratio_sd=residuals.ratio_sd(hours),
             measured_on=residuals.measured_on,
             excluded=(np.zeros(n, dtype=bool) if busy is None else busy)
             | (kept is not None and kept > 0),
@@ -711,8 +711,8 @@ class _Residuals:
     def __init__(self, n: int) -> None:
         self.sum_sq, self.count = np.zeros(n), np.zeros(n)
         # The comparison ratio's own error, from the days' two random halves of the quiet
-        # buildings (mv.halves_difference).
-        self.differences: list[float] = []
+        # buildings over windows of each length (mv.halves_difference).
+        self.differences: list[np.ndarray] = []
         self.sizes: list[int] = []  # how many quiet buildings each difference was read from
         self._rng = np.random.default_rng(0)
 
@@ -733,10 +733,10 @@ class _Residuals:
         """The size of the groups ratio_sd holds for: those days' quiet buildings."""
         return float(np.mean(self.sizes)) if self.sizes else 1.0
 
-    @property
-    def ratio_sd(self) -> float:
-        """The comparison ratio's error (one sd, a share of load); 0 before two days are seen."""
-        return mv.ratio_sd(self.differences)
+    def ratio_sd(self, hours: int) -> float:
+        """The comparison ratio's error over a window of `hours` (one sd, a share of load); 0
+        before two days are seen."""
+        return mv.ratio_sd(self.differences, hours)
 
     @property
     def relative_sd(self) -> np.ndarray:

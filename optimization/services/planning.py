@@ -178,12 +178,13 @@ def forecast_and_readings(
     return ids, predicted, actual
 
 
-def comparison_ratio_sd(*, utility, before: date) -> tuple[float, float]:
+def comparison_ratio_sd(*, utility, before: date, hours: int) -> tuple[float, float]:
     """(sd, group): how far verification's comparison group errs in reading a day's forecast
-    error (one sd, a share of load) and the size of the groups that was measured on: over the
-    utility's last RATIO_HISTORY_DAYS days before `before` with a complete forecast and
-    readings, two random halves of up to RATIO_SAMPLE buildings nobody was asked that day read
-    their afternoon (mv.halves_difference). (0, 1) without two such days."""
+    error over a window of `hours` (one sd, a share of load: a short window errs more) and the
+    size of the groups that was measured on: over the utility's last RATIO_HISTORY_DAYS days
+    before `before` with a complete forecast and readings, two random halves of up to
+    RATIO_SAMPLE buildings nobody was asked that day read windows of their afternoon
+    (mv.halves_difference). (0, 1) without two such days."""
     rng = np.random.default_rng(utility.pk)
     ids = np.array(
         Building.objects.filter(utility=utility).order_by("pk").values_list("pk", flat=True)
@@ -208,7 +209,7 @@ def comparison_ratio_sd(*, utility, before: date) -> tuple[float, float]:
         if difference is not None:
             differences.append(difference)
             sizes.append(int(complete.sum()))
-    return mv.ratio_sd(differences), float(np.mean(sizes)) if len(sizes) >= 2 else 1.0
+    return mv.ratio_sd(differences, hours), float(np.mean(sizes)) if len(sizes) >= 2 else 1.0
 
 
 def _forecast_spread(event: DemandResponseEvent, buildings: list[Building]):
@@ -339,7 +340,9 @@ def event_optimize(
                 feeder_target[feeder_index[feeder_id]] = excess
     ratio_sd, measured_on = (
         (0.0, 1.0) if load is None
-        else comparison_ratio_sd(utility=event.utility, before=_local_window(event)[0])
+        else comparison_ratio_sd(
+            utility=event.utility, before=_local_window(event)[0], hours=event.duration_h
+        )
     )  # fmt: skip
     problem = build_problem(
         candidates, target_kw=event.target_kw, eps=event.risk_eps, duration_h=event.duration_h,

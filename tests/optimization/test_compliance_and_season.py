@@ -341,9 +341,12 @@ def test_the_comparison_ratios_error_is_read_from_two_halves_of_the_quiet_buildi
         mv.comparison_ratio(truth * (1 + 0.25 * rng.normal(size=truth.shape)), truth)
         for _ in range(200)
     ]
-    assert residuals.ratio_sd == pytest.approx(np.std(readings), rel=0.3)
+    assert residuals.ratio_sd(8) == pytest.approx(np.std(readings), rel=0.3)
     assert residuals.measured_on == 4_000  # for a group of that size
-    assert _Residuals(10).ratio_sd == 0.0  # nothing seen yet
+    # a one-hour window reads the day from an eighth of the readings: about sqrt(8) x the error
+    assert residuals.ratio_sd(1) == pytest.approx(np.sqrt(8) * residuals.ratio_sd(8), rel=0.3)
+    assert residuals.ratio_sd(12) == residuals.ratio_sd(8)  # no longer than was measured
+    assert _Residuals(10).ratio_sd(4) == 0.0  # nothing seen yet
 
 
 def test_the_season_page_says_what_each_mornings_revisit_changed():

@@ -434,7 +434,8 @@ def test_verifications_common_error_is_read_from_the_utilitys_last_afternoons():
             for i, row in zip(ids, forecast, strict=True)
         )
     # when
-    estimate, group = comparison_ratio_sd(utility=utility, before=EVENT_DAY)
+    estimate, group = comparison_ratio_sd(utility=utility, before=EVENT_DAY, hours=8)
+    hour, _ = comparison_ratio_sd(utility=utility, before=EVENT_DAY, hours=1)
     # then: about the error of the whole group's reading of a day, as repeated days show it
     truth = scale[:, None] * daily_profile(1.0)[None, 12:20]
     readings = [
@@ -444,5 +445,12 @@ def test_verifications_common_error_is_read_from_the_utilitys_last_afternoons():
     assert estimate > 0
     assert estimate == pytest.approx(np.std(readings), rel=0.6)
     assert group == 300  # measured on all 300 quiet buildings, for groups of that size
+    # and over a one-hour window, read from an eighth of the readings, it errs more
+    one_hour = [
+        mv.comparison_ratio(truth[:, 3:4] * (1 + 0.25 * rng.normal(size=(300, 1))), truth[:, 3:4])
+        for _ in range(300)
+    ]
+    assert hour == pytest.approx(np.std(one_hour), rel=0.6)
+    assert hour > 1.5 * estimate
     # a utility of a dozen buildings cannot tell: no such error is assumed
-    assert comparison_ratio_sd(utility=UtilityFactory(), before=EVENT_DAY) == (0.0, 1.0)
+    assert comparison_ratio_sd(utility=UtilityFactory(), before=EVENT_DAY, hours=4) == (0.0, 1.0)
