@@ -91,7 +91,8 @@ def event_revisit(*, event: DemandResponseEvent, user=None, now: datetime | None
     withdrawn = event.recommendations.filter(pk__in=pending, status="withdrawn").count()
     # On the day, from the next hour; a day replayed later, as if revisited at the usual hour.
     earliest = (local_now.hour if local_now.date() == day else settings.EVENT_REVISIT_HOUR) + 1
-    proposed = _propose_next_to(event, day, excess, earliest, user)
+    critical_above_high = capacity * (event.utility.critical_strain_pct - high_pct) / 100.0
+    proposed = _propose_next_to(event, day, excess, critical_above_high, earliest, user)
     return {
         "forecast_ratio": ratio,
         "target_before_kw": before,
@@ -104,11 +105,13 @@ def event_revisit(*, event: DemandResponseEvent, user=None, now: datetime | None
     }
 
 
-def _propose_next_to(event, day, excess, earliest: int, user) -> list[int]:
+def _propose_next_to(
+    event, day, excess, critical_above_high: float, earliest: int, user
+) -> list[int]:
     """Propose an event for each run of hours next to `event`'s window (from `earliest` on)
     whose corrected forecast `excess` (kW above HIGH, per local hour) is above 0 and that no
-    other open event covers already; the reason, or why it could not be proposed, is kept in
-    `event`'s history."""
+    other open event covers already, CRITICAL where the excess reaches `critical_above_high`
+    kW; the reason, or why it could not be proposed, is kept in `event`'s history."""
     _, first_hour, last_hour = _local_window(event)
     runs = [
         (max(start, first_hour - MAX_DURATION_H), min(end, last_hour + MAX_DURATION_H))
@@ -136,6 +139,9 @@ def _propose_next_to(event, day, excess, earliest: int, user) -> list[int]:
                 starts_at=starts_at,
                 ends_at=ends_at,
                 target_kw=round(kw, 3), source=DemandResponseEvent.Source.GRID_STATUS,
+                strain=DemandResponseEvent.Strain.CRITICAL
+                if kw >= critical_above_high
+                else DemandResponseEvent.Strain.HIGH,
                 feeder=event.feeder, risk_eps=event.risk_eps,
                 incentive_usd_per_kwh=event.incentive_usd_per_kwh, simulated=event.simulated,
                 user=user,

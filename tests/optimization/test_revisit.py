@@ -77,14 +77,20 @@ def test_high_hours_next_to_the_window_get_events_of_their_own(grid):
     need_on_the_day(grid, 100.0)
     event = planned_event(grid, target_kw=100.0)
     morning_of_the_event(grid, forecast_high_by=0.0)
+    # and a CRITICAL threshold those hours reach (1 kW under their excess over HIGH)
+    total = sum(daily_profile(b.curtailable_kw) for b in grid["buildings"])
+    high = total[16] - 100.0
+    utility = grid["utility"]
+    excess = {hour: total[hour] - high for hour in (14, 18)}
+    critical_kw = min(excess.values()) - 1.0
+    utility.critical_strain_pct = utility.high_strain_pct + 100.0 * critical_kw / utility.capacity_kw
+    utility.save(update_fields=["critical_strain_pct"])
     # when: the revisit job runs
     job = JobRun.objects.create(kind="optimization.revisit", params={"event_id": event.pk})
     done = job_execute(job_id=job.pk, work=JOB_TASKS["optimization.revisit"])
     assert done.status == JobRun.Status.SUCCEEDED, done.error
     result = done.result
     # then: 14:00-15:00 and 18:00-19:00 are proposed as events, for their own excess
-    total = sum(daily_profile(b.curtailable_kw) for b in grid["buildings"])
-    high = total[16] - 100.0
     assert total[13] < high < total[14]
     others = DemandResponseEvent.objects.filter(pk__in=result["proposed"]).order_by("starts_at")
     assert [(e.starts_at.hour, e.ends_at.hour) for e in others] == [(14, 15), (18, 19)]
@@ -92,6 +98,7 @@ def test_high_hours_next_to_the_window_get_events_of_their_own(grid):
         assert other.status == EventStatus.PROPOSED
         assert other.target_kw == pytest.approx(total[hour] - high, abs=0.01)
         assert other.source == DemandResponseEvent.Source.GRID_STATUS
+        assert other.strain == DemandResponseEvent.Strain.CRITICAL
     notes = list(event.transitions.filter(note__contains="outside the window"))
     assert len(notes) == 2
     assert f"event #{others[0].pk} proposed" in notes[0].note
