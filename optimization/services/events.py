@@ -130,9 +130,14 @@ def event_complete(
 
 
 def event_cancel(*, event: DemandResponseEvent, user=None, reason: str = "") -> DemandResponseEvent:
+    from .planning import advice_refresh  # planning builds on these transitions
+
     if not reason.strip():
         raise EventError("Say why the event is cancelled.")
-    return event_transition(event=event, to=EventStatus.CANCELLED, user=user, note=reason)
+    with transaction.atomic():
+        event = event_transition(event=event, to=EventStatus.CANCELLED, user=user, note=reason)
+        advice_refresh(event=event)  # a back-to-back ask next to it is back to a single one
+    return event
 
 
 MAX_PROPOSED_WINDOW_H = 4

@@ -206,6 +206,45 @@ def test_a_decline_replans_the_rest_and_an_acceptance_holds(grid, staff_user):
         recommendation_decline(recommendation=second, user=staff_user)
 
 
+def test_a_building_asked_back_to_back_holds_its_cut_instead_of_pre_cooling(grid, staff_user):
+    # given: a 15:00-18:00 event planned (three buildings declined it), then one for
+    # 18:00-19:00 that asks most buildings
+    first = propose(grid, target_kw=8.0)
+    event_optimize(event=first)
+    for rec in list(first.recommendations.order_by("pk")[:3]):
+        recommendation_decline(recommendation=rec, user=staff_user, reason="closed")
+    starts, ends = event_window(start_hour=18, hours=1)
+    second = event_propose(
+        utility=grid["utility"], starts_at=starts, ends_at=ends, target_kw=50.0, simulated=True
+    )
+    # when
+    event_optimize(event=second)
+    # then: a building in both is told to hold its cut from 15:00 on, not to pre-cool at 18:00
+    in_first = {r.building_id: r for r in first.recommendations.filter(status="pending")}
+    in_second = {r.building_id: r for r in second.recommendations.filter(status="pending")}
+    both = in_first.keys() & in_second.keys()
+    assert both and in_second.keys() - both  # some asked twice, some only at 18:00
+    for building_id in both:
+        later, earlier = in_second[building_id], in_first[building_id]
+        assert later.actions[0]["action"] == "hold"
+        assert "pre-cool" not in {a["action"] for a in later.actions}
+        assert "follows straight on from the 15:00 one: do not pre-cool" in later.guidance
+        # and the earlier ask, written before, now holds through to the later window's end
+        earlier.refresh_from_db()
+        assert earlier.actions[0]["action"] == "pre-cool"
+        assert "hold it through the next window, to 19:00" in earlier.guidance
+    for building_id in in_second.keys() - both:  # asked once: pre-cool, then return to normal
+        assert in_second[building_id].actions[0]["action"] == "pre-cool"
+        assert "hold it to the end" in in_second[building_id].guidance
+    # when the later event is called off, the earlier asks are single ones again
+    event_cancel(event=second, reason="not needed")
+    for building_id in both:
+        rec = in_first[building_id]
+        rec.refresh_from_db()
+        assert "next window" not in rec.guidance
+        assert "hold it to the end" in rec.guidance
+
+
 def test_only_the_buildings_people_may_answer(grid):
     event = propose(grid)
     event_optimize(event=event)
