@@ -10,11 +10,20 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from stakeholders.models import Building
+
 from .. import mv
 from ..models import DemandResponseEvent, EventStatus, EventTransition, OptimizationRun
 from ..windows import runs_next_to
 from .events import MAX_DURATION_H, OPEN, EventError, event_cancel, event_propose
-from .planning import _local_window, event_optimize, forecast_and_readings
+from .planning import Z90, _local_window, event_optimize, forecast_and_readings
+
+# The forecast still to come after the morning's correction is judged on the utility's last
+# days (at least REMAINING_ERROR_MIN_DAYS of them), read from up to REMAINING_ERROR_SAMPLE
+# buildings.
+REMAINING_ERROR_DAYS = 14
+REMAINING_ERROR_MIN_DAYS = 5
+REMAINING_ERROR_SAMPLE = 4_000
 
 REVISABLE = (EventStatus.OPTIMIZED, EventStatus.DISPATCHED)
 
@@ -65,10 +74,21 @@ def event_revisit(*, event: DemandResponseEvent, user=None, now: datetime | None
     if event.feeder_id:
         capacity = event.feeder.capacity_kw
         predicted = predicted[np.isin(ids, list(_feeder_buildings(event)))]
-    excess = predicted.sum(axis=0) * ratio - capacity * high_pct / 100.0
+    # The target covers the error still to come as the day-ahead target covered the day's: on
+    # the corrected forecast's P90, where the utility's last days show that error.
+    remaining = remaining_error_sd(
+        utility=event.utility, before=day, morning=morning, hours=slice(first_hour, last_hour)
+    )
+    uplift = 1.0 + Z90 * (remaining or 0.0)
+    excess = predicted.sum(axis=0) * ratio * uplift - capacity * high_pct / 100.0
     target = float(excess[first_hour:last_hour].max())
     before = event.target_kw
-    off = f"the morning's readings put the forecast {1 / ratio - 1:+.1%} off"
+    off = f"the morning's readings put the forecast {1 / ratio - 1:+.1%} off" + (
+        f"; {remaining:.1%} of load may still be to come (one sd, the last days' error after "
+        "such a correction), so the target is set on its P90"
+        if remaining
+        else ""
+    )
     if target <= 0:
         DemandResponseEvent.objects.filter(pk=event.pk).update(revisited_at=now)
         event_cancel(
@@ -103,6 +123,34 @@ def event_revisit(*, event: DemandResponseEvent, user=None, now: datetime | None
         "withdrawn": withdrawn,
         "proposed": proposed,
     }
+
+
+def remaining_error_sd(*, utility, before, morning: slice, hours: slice) -> float | None:
+    """How far the utility's forecast of `hours` (local) is still off, one sd as a share of
+    load, once corrected by the readings of the `morning` hours (mv.comparison_ratio), over its
+    last REMAINING_ERROR_DAYS days before `before` with a complete forecast and readings; up
+    to REMAINING_ERROR_SAMPLE buildings' total. None under REMAINING_ERROR_MIN_DAYS such days."""
+    ids = np.array(
+        Building.objects.filter(utility=utility).order_by("pk").values_list("pk", flat=True)
+    )
+    if ids.size > REMAINING_ERROR_SAMPLE:
+        rng = np.random.default_rng(utility.pk)
+        ids = np.sort(rng.choice(ids, REMAINING_ERROR_SAMPLE, replace=False))
+    errors = []
+    for back in range(1, REMAINING_ERROR_DAYS + 1):
+        _, predicted, actual = forecast_and_readings(
+            utility, before - timedelta(days=back), ids.tolist()
+        )
+        read = np.isfinite(actual[:, morning]).all(axis=1) & np.isfinite(actual[:, hours]).all(
+            axis=1
+        )
+        if not read.any() or predicted[read, hours].sum() <= 0:
+            continue
+        ratio = mv.comparison_ratio(predicted[read, morning], actual[read, morning])
+        errors.append(actual[read, hours].sum() / (predicted[read, hours].sum() * ratio) - 1.0)
+    if len(errors) < REMAINING_ERROR_MIN_DAYS:
+        return None
+    return float(np.sqrt(np.mean(np.square(errors))))
 
 
 def _propose_next_to(

@@ -2,14 +2,17 @@
 
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
 
+from forecasting.models import BuildingForecast, ForecastRun
+from forecasting.services.readings import meter_days_upsert
 from jobs.models import JobRun
 from jobs.services import job_execute
 from jobs.tasks import JOB_TASKS
 from optimization.models import DemandResponseEvent, EventStatus, OptimizationRun
 from optimization.services.events import EventError, event_propose
-from optimization.services.planning import event_optimize
+from optimization.services.planning import Z90, event_optimize
 from optimization.services.revisit import event_revisit, events_due_for_revisit
 from tests.optimization.conftest import (
     EVENT_DAY,
@@ -69,6 +72,41 @@ def test_a_forecast_that_ran_low_raises_the_target_and_asks_more(grid):
     assert result["withdrawn"] == 0
     now_asked = sum(r.requested_kw for r in event.recommendations.filter(status="pending"))
     assert now_asked > asked
+
+
+def test_the_revisit_target_covers_the_forecast_error_still_to_come(grid):
+    # given: the last ten days' forecasts were right in the morning (to 14:00, which the
+    # revisit reads) and 4 % off, either way, after it; the event day needs 20 kW and its
+    # forecast runs right
+    buildings = grid["buildings"]
+    profiles = np.stack([daily_profile(b.curtailable_kw) for b in buildings])
+    for back in range(1, 11):
+        day = EVENT_DAY - timedelta(days=back)
+        off = 0.04 if back % 2 else -0.04
+        meter_days_upsert(
+            building_ids=np.array([b.pk for b in buildings]), days=[day] * len(buildings),
+            kwh=profiles * np.where(np.arange(24) >= 14, 1 + off, 1.0), origin="uploaded",
+        )  # fmt: skip
+        run = ForecastRun.objects.create(
+            utility=grid["utility"], day=day, status=ForecastRun.Status.COMPLETE, chunks_total=1
+        )
+        for building, p50 in zip(buildings, profiles.astype("<f4"), strict=True):
+            BuildingForecast.objects.create(
+                run=run, building=building, method=BuildingForecast.Method.LSTM,
+                p10_kw=p50.tobytes(), p50_kw=p50.tobytes(), p90_kw=p50.tobytes(),
+                mean_kw=p50.tobytes(), peak_p50_kw=float(p50.max()),
+            )  # fmt: skip
+    need_on_the_day(grid, 20.0)
+    event = planned_event(grid, target_kw=20.0)
+    morning_of_the_event(grid, forecast_high_by=0.0)
+    # when
+    event_revisit(event=event)
+    # then: the target brings the corrected forecast's P90 under HIGH, not its P50
+    event.refresh_from_db()
+    total = profiles.sum(axis=0)[15:18].max()
+    assert event.target_kw == pytest.approx(20.0 + total * Z90 * 0.04, abs=0.01)
+    note = event.transitions.filter(note__startswith="Target").get().note
+    assert "4.0% of load may still be to come" in note
 
 
 def test_high_hours_next_to_the_window_get_events_of_their_own(grid):
