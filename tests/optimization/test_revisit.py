@@ -121,7 +121,9 @@ def test_high_hours_next_to_the_window_get_events_of_their_own(grid):
     utility = grid["utility"]
     excess = {hour: total[hour] - high for hour in (14, 18)}
     critical_kw = min(excess.values()) - 1.0
-    utility.critical_strain_pct = utility.high_strain_pct + 100.0 * critical_kw / utility.capacity_kw
+    utility.critical_strain_pct = (
+        utility.high_strain_pct + 100.0 * critical_kw / utility.capacity_kw
+    )
     utility.save(update_fields=["critical_strain_pct"])
     # when: the revisit job runs
     job = JobRun.objects.create(kind="optimization.revisit", params={"event_id": event.pk})
