@@ -41,7 +41,8 @@ DEFAULT_FORECAST_SD_SHARE = 0.1
 ACTIVE_ANSWERS = (Recommendation.Status.PENDING, Recommendation.Status.ACCEPTED)
 # Verification's own common error is read from the utility's last days (comparison_ratio_sd).
 RATIO_HISTORY_DAYS = 7
-RATIO_SAMPLE = 4_000
+# The utility's last days are read from up to this many of its buildings (sampled_buildings).
+HISTORY_SAMPLE = 4_000
 
 
 def _local_window(event: DemandResponseEvent):
@@ -178,19 +179,27 @@ def forecast_and_readings(
     return ids, predicted, actual
 
 
+def sampled_buildings(utility) -> np.ndarray:
+    """The ids of up to HISTORY_SAMPLE of the utility's buildings, sorted: a random sample (the
+    same for the utility each time) that reads what the utility's last days say of its
+    forecast."""
+    ids = np.array(
+        Building.objects.filter(utility=utility).order_by("pk").values_list("pk", flat=True)
+    )
+    if ids.size <= HISTORY_SAMPLE:
+        return ids
+    return np.sort(np.random.default_rng(utility.pk).choice(ids, HISTORY_SAMPLE, replace=False))
+
+
 def comparison_ratio_sd(*, utility, before: date, hours: int) -> tuple[float, float]:
     """(sd, group): how far verification's comparison group errs in reading a day's forecast
     error over a window of `hours` (one sd, a share of load: a short window errs more) and the
     size of the groups that was measured on: over the utility's last RATIO_HISTORY_DAYS days
     before `before` with a complete forecast and readings, two random halves of up to
-    RATIO_SAMPLE buildings nobody was asked that day read windows of their afternoon
+    HISTORY_SAMPLE buildings nobody was asked that day read windows of their afternoon
     (mv.halves_difference). (0, 1) without two such days."""
     rng = np.random.default_rng(utility.pk)
-    ids = np.array(
-        Building.objects.filter(utility=utility).order_by("pk").values_list("pk", flat=True)
-    )
-    if ids.size > RATIO_SAMPLE:
-        ids = np.sort(rng.choice(ids, RATIO_SAMPLE, replace=False))
+    ids = sampled_buildings(utility)
     differences, sizes = [], []
     for back in range(1, RATIO_HISTORY_DAYS + 1):
         day = before - timedelta(days=back)

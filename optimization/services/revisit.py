@@ -10,20 +10,22 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from stakeholders.models import Building
-
 from .. import mv
 from ..models import DemandResponseEvent, EventStatus, EventTransition, OptimizationRun
 from ..windows import runs_next_to
 from .events import MAX_DURATION_H, OPEN, EventError, event_cancel, event_propose
-from .planning import Z90, _local_window, event_optimize, forecast_and_readings
+from .planning import (
+    Z90,
+    _local_window,
+    event_optimize,
+    forecast_and_readings,
+    sampled_buildings,
+)
 
 # The forecast still to come after the morning's correction is judged on the utility's last
-# days (at least REMAINING_ERROR_MIN_DAYS of them), read from up to REMAINING_ERROR_SAMPLE
-# buildings.
+# days (at least REMAINING_ERROR_MIN_DAYS of them).
 REMAINING_ERROR_DAYS = 14
 REMAINING_ERROR_MIN_DAYS = 5
-REMAINING_ERROR_SAMPLE = 4_000
 
 REVISABLE = (EventStatus.OPTIMIZED, EventStatus.DISPATCHED)
 
@@ -128,14 +130,9 @@ def event_revisit(*, event: DemandResponseEvent, user=None, now: datetime | None
 def remaining_error_sd(*, utility, before, morning: slice, hours: slice) -> float | None:
     """How far the utility's forecast of `hours` (local) is still off, one sd as a share of
     load, once corrected by the readings of the `morning` hours (mv.comparison_ratio), over its
-    last REMAINING_ERROR_DAYS days before `before` with a complete forecast and readings; up
-    to REMAINING_ERROR_SAMPLE buildings' total. None under REMAINING_ERROR_MIN_DAYS such days."""
-    ids = np.array(
-        Building.objects.filter(utility=utility).order_by("pk").values_list("pk", flat=True)
-    )
-    if ids.size > REMAINING_ERROR_SAMPLE:
-        rng = np.random.default_rng(utility.pk)
-        ids = np.sort(rng.choice(ids, REMAINING_ERROR_SAMPLE, replace=False))
+    last REMAINING_ERROR_DAYS days before `before` with a complete forecast and readings, on
+    the total of planning.sampled_buildings. None under REMAINING_ERROR_MIN_DAYS such days."""
+    ids = sampled_buildings(utility)
     errors = []
     for back in range(1, REMAINING_ERROR_DAYS + 1):
         _, predicted, actual = forecast_and_readings(
