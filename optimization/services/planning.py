@@ -203,11 +203,7 @@ def comparison_ratio_sd(*, utility, before: date, hours: int) -> tuple[float, fl
     differences, sizes = [], []
     for back in range(1, RATIO_HISTORY_DAYS + 1):
         day = before - timedelta(days=back)
-        asked = set(
-            Recommendation.objects.filter(
-                event__utility=utility, event__starts_at__date=day, status__in=ACTIVE_ANSWERS
-            ).values_list("building_id", flat=True)
-        )  # fmt: skip
+        asked = asked_on(utility, day)  # the utility's local day, not the server's
         quiet = [i for i in ids.tolist() if i not in asked]
         _, predicted, actual = forecast_and_readings(utility, day, quiet)
         afternoon = slice(12, 20)
@@ -258,21 +254,26 @@ def _forecast_spread(event: DemandResponseEvent, buildings: list[Building]):
     return sd, known, load, feeder_excess
 
 
-def asked_that_day(event: DemandResponseEvent) -> set[int]:
-    """The buildings with an ask standing in any event of the utility on `event`'s local day
-    (`event` included): their pre-cooling or rebound may reach into another event's window,
-    so verification reads none of them as a comparison."""
-    tz = ZoneInfo(event.utility.timezone)
-    day = event.starts_at.astimezone(tz).date()
+def asked_on(utility, day: date) -> set[int]:
+    """The buildings with an ask standing in any event of the utility that was not cancelled,
+    on its local `day`."""
+    tz = ZoneInfo(utility.timezone)
     start = datetime(day.year, day.month, day.day, tzinfo=tz)
     return set(
         Recommendation.objects.filter(
-            event__utility=event.utility, status__in=ACTIVE_ANSWERS,
+            event__utility=utility, status__in=ACTIVE_ANSWERS,
             event__starts_at__gte=start, event__starts_at__lt=start + timedelta(days=1),
         )
         .exclude(event__status=EventStatus.CANCELLED)
         .values_list("building_id", flat=True)
     )  # fmt: skip
+
+
+def asked_that_day(event: DemandResponseEvent) -> set[int]:
+    """The buildings with an ask standing in any event of the utility on `event`'s local day
+    (`event` included): their pre-cooling or rebound may reach into another event's window,
+    so verification reads none of them as a comparison."""
+    return asked_on(event.utility, _local_window(event)[0])
 
 
 def _month_counts(event: DemandResponseEvent, ids: list[int]) -> dict[int, int]:

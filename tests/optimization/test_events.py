@@ -1,6 +1,7 @@
 """Event services: each rule, the audit history, planning, answers and verification."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
@@ -21,6 +22,7 @@ from optimization.services.events import (
     event_transition,
 )
 from optimization.services.planning import (
+    asked_on,
     comparison_ratio_sd,
     event_optimize,
     plan_record,
@@ -244,6 +246,28 @@ def test_a_building_asked_back_to_back_holds_its_cut_instead_of_pre_cooling(grid
         rec.refresh_from_db()
         assert "next window" not in rec.guidance
         assert "hold it to the end" in rec.guidance
+
+
+def test_the_buildings_asked_on_a_day_are_those_of_the_utilitys_local_day(grid):
+    # given: a utility on Pacific time and an event at 17:00 there, 00:00 UTC the next day
+    utility = grid["utility"]
+    utility.timezone = "America/Los_Angeles"
+    utility.save(update_fields=["timezone"])
+    tz = ZoneInfo(utility.timezone)
+    starts = datetime(EVENT_DAY.year, EVENT_DAY.month, EVENT_DAY.day, 17, tzinfo=tz)
+    event = event_propose(
+        utility=utility, starts_at=starts, ends_at=starts + timedelta(hours=1), target_kw=8.0,
+        simulated=True,
+    )  # fmt: skip
+    event_optimize(event=event)
+    asked = set(event.recommendations.values_list("building_id", flat=True))
+    # then: they were asked on the event's local day, not on the next (UTC) one
+    assert asked
+    assert asked_on(utility, EVENT_DAY) == asked
+    assert asked_on(utility, EVENT_DAY + timedelta(days=1)) == set()
+    # and not at all once the event is called off
+    event_cancel(event=event, reason="not needed")
+    assert asked_on(utility, EVENT_DAY) == set()
 
 
 def test_only_the_buildings_people_may_answer(grid):
