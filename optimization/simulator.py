@@ -114,8 +114,8 @@ class SeasonConfig:
     # The plan is revisited at this hour with the morning's readings, as the product does at
     # settings.EVENT_REVISIT_HOUR (None: never; see Season._day_of).
     day_of_hour: int | None = 10
-    # Also read each event with the 10-of-10 baseline, day-of adjusted (the product's settlement
-    # where a day has no forecast), to show how it would have judged the event (slower).
+    # Also read ours' events with the 10-of-10 baseline, day-of adjusted (the product's
+    # settlement where a day has no forecast), to show how it would have judged them (slower).
     x_of_y_check: bool = False
 
 
@@ -407,7 +407,9 @@ class Season:
         result.true_outcomes.append(complies)
         result.predictor_trained.append(learnt.model is not None)
         x_of_y = (
-            self._x_of_y_kw(day, start, end, asked, learnt, actual) if cfg.x_of_y_check else None
+            self._x_of_y_kw(day, start, end, asked, learnt, actual)
+            if cfg.x_of_y_check and strategy == "compliance"  # only ours is read so
+            else None
         )
         learnt.past_asked[asked] += 1
         learnt.past_complied[asked] += _posterior(p, verified, q0, q1)

@@ -130,7 +130,7 @@ def event_complete(
 
 
 def event_cancel(*, event: DemandResponseEvent, user=None, reason: str = "") -> DemandResponseEvent:
-    from .planning import advice_refresh  # planning builds on these transitions
+    from .advice import advice_refresh  # advice reads which events are open from here
 
     if not reason.strip():
         raise EventError("Say why the event is cancelled.")

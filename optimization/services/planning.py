@@ -33,12 +33,12 @@ from ..portfolio import (
 )
 from ..recommend import advise, depth_limit_pct
 from ..solver import own_sd_kw, solve_fast
-from .events import OPEN, EventError, event_transition
+from .advice import ACTIVE_ANSWERS, advice_refresh, back_to_back
+from .events import EventError, event_transition
 
 Z90 = 1.2815515655446004
 # Without a forecast interval for a building, its counterfactual is taken as this uncertain.
 DEFAULT_FORECAST_SD_SHARE = 0.1
-ACTIVE_ANSWERS = (Recommendation.Status.PENDING, Recommendation.Status.ACCEPTED)
 # Verification's own common error is read from the utility's last days (comparison_ratio_sd).
 RATIO_HISTORY_DAYS = 7
 # The utility's last days are read from up to this many of its buildings (sampled_buildings).
@@ -431,7 +431,7 @@ def _write_recommendations(
             Recommendation.objects.filter(pk=rec.pk).update(status=Recommendation.Status.WITHDRAWN)
     hours = event.duration_h
     feature_names = compliance.FEATURE_FIELDS
-    before, after = _back_to_back(event)
+    before, after = back_to_back(event)
     for building_id, i in chosen.items():
         building = buildings[i]
         level = int(plan.level[i]) - 1
@@ -467,57 +467,6 @@ def _write_recommendations(
             Recommendation.objects.filter(pk=rec.pk).update(
                 status=Recommendation.Status.PENDING, **values
             )
-
-
-def _neighbours(event: DemandResponseEvent):
-    """The utility's other open events whose window ends as `event`'s starts, or starts as it
-    ends."""
-    return (
-        DemandResponseEvent.objects.filter(utility=event.utility, status__in=OPEN)
-        .filter(Q(ends_at=event.starts_at) | Q(starts_at=event.ends_at))
-        .exclude(pk=event.pk)
-    )
-
-
-def _back_to_back(event: DemandResponseEvent) -> tuple[dict[int, str], dict[int, str]]:
-    """The buildings with an ask standing in a window right next to `event`'s: those in the
-    one before (id -> its start, local "HH:MM") and those in the one after (id -> its end)."""
-    tz = ZoneInfo(event.utility.timezone)
-    before, after = {}, {}
-    for building_id, starts_at, ends_at in Recommendation.objects.filter(
-        event__in=_neighbours(event), status__in=ACTIVE_ANSWERS
-    ).values_list("building_id", "event__starts_at", "event__ends_at"):
-        if ends_at == event.starts_at:
-            before[building_id] = f"{starts_at.astimezone(tz):%H:%M}"
-        else:
-            after[building_id] = f"{ends_at.astimezone(tz):%H:%M}"
-    return before, after
-
-
-def advice_refresh(*, event: DemandResponseEvent) -> int:
-    """Bring the guidance of the asks standing in the events right next to `event` in line
-    with who is asked now (after `event` is planned, re-planned or cancelled): a building
-    asked back to back holds its cut rather than pre-cooling in between. Returns how many
-    changed."""
-    changed = 0
-    for neighbour in _neighbours(event):
-        before, after = _back_to_back(neighbour)
-        for rec in neighbour.recommendations.filter(status__in=ACTIVE_ANSWERS).select_related(
-            "building"
-        ):
-            advice = advise(
-                building_type=rec.building.building_type, depth_pct=rec.depth_pct,
-                hours=neighbour.duration_h,
-                max_setpoint_change_c=rec.building.max_setpoint_change_c,
-                continues_from=before.get(rec.building_id),
-                continues_to=after.get(rec.building_id),
-            )  # fmt: skip
-            if advice.guidance != rec.guidance or advice.actions != rec.actions:
-                Recommendation.objects.filter(pk=rec.pk).update(
-                    actions=advice.actions, guidance=advice.guidance
-                )
-                changed += 1
-    return changed
 
 
 def _plain(value):
