@@ -47,6 +47,11 @@ class DemandResponseEvent(models.Model):
     # What the optimizer promised and what verification found.
     p_target_met = models.FloatField(null=True, blank=True)
     expected_kw = models.FloatField(null=True, blank=True)
+    model_expected_kw = models.FloatField(
+        null=True, blank=True,
+        help_text="What the compliance model expected of the plan before the track record's "
+        "correction: the record is read against it.",
+    )  # fmt: skip
     p10_kw = models.FloatField(null=True, blank=True)
     own_sd_kw = models.FloatField(
         null=True, blank=True,

@@ -34,7 +34,9 @@ SYSTEMATIC_SHARE_PRIOR = 0.1
 @dataclass(frozen=True)
 class TrackRecord:
     """How past plans' expected kW compared with what was verified: `bias` is the mean of
-    verified / expected - 1 (a plan's expectations are multiplied by 1 + bias), and
+    verified / expected - 1, where `expected` is what the compliance model expected before any
+    correction (a plan's expectations are multiplied by 1 + bias; read against corrected plans,
+    the record would see only what a correction left of a bias, and undo half of it), and
     `systematic_share` the spread around it, the Problem's common error. Both shrunk towards
     no bias and SYSTEMATIC_SHARE_PRIOR with the weight of `prior_weight` events. Where each
     plan's own sd is given (`independent_sd_kw`: its buildings' compliance and baselines,
@@ -58,6 +60,22 @@ def track_record(
         excess -= float(np.sum((np.asarray(independent_sd_kw, float)[ok] / expected[ok]) ** 2))
     spread = prior_weight * SYSTEMATIC_SHARE_PRIOR**2 + max(excess, 0.0)
     return TrackRecord(bias, float(np.sqrt(spread / (prior_weight + errors.size))), errors.size)
+
+
+def expected_kw(
+    curtailable_kw: np.ndarray,
+    compliance: np.ndarray,
+    level: np.ndarray,
+    *,
+    delivery_share: float = DELIVERY_SHARE,
+    depth_levels_pct: tuple[float, ...] = DEPTH_LEVELS_PCT,
+) -> float:
+    """The kW a plan expects: each ask (level, 0 = none) times its P(complies) on the plan's
+    scale (compliance, (n, k)) and the share of it a complying building delivers."""
+    rows = np.flatnonzero(level)
+    picked = np.asarray(level)[rows] - 1
+    asked = np.asarray(curtailable_kw, float)[rows] * np.asarray(depth_levels_pct)[picked] / 100
+    return float((np.asarray(compliance)[rows, picked] * delivery_share * asked).sum())
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ from .portfolio import (
     DEPTH_LEVELS_PCT,
     Candidates,
     build_problem,
+    expected_kw,
     track_record,
     with_comparison_group,
 )
@@ -315,7 +316,7 @@ class Season:
         noise_sd, load = self._baseline_noise(actual, forecast, day, start, end, learnt.residuals)
         # Expectations corrected by how past plans fared, their spread kept as a risk.
         record = track_record(*learnt.planned_verified)
-        planned = np.clip(planned * (1 + record.bias), 0.0, 1.0)
+        model_planned, planned = planned, np.clip(planned * (1 + record.bias), 0.0, 1.0)
         available = (recent < cfg.max_events_per_month) | (kept is not None and kept > 0)
         # The same order of buildings for the day's plan and its revisit.
         order = np.random.default_rng((self.seed, day)).permutation(n)
@@ -328,7 +329,8 @@ class Season:
         )  # fmt: skip
         return _Plan(
             start=start, end=end, target=target, notice=np.asarray(notice, float), rows=rows,
-            believed=believed, planned=planned, level=level, own_sd=own, noise_sd=noise_sd,
+            believed=believed, planned=planned, model_planned=model_planned, level=level,
+            own_sd=own, noise_sd=noise_sd,
             recent=recent, temperature=temperature, released=released, comparison=group,
             busy=busy,
             released_depth=depths[kept[released] - 1] if released.size else np.zeros(0),
@@ -438,9 +440,7 @@ class Season:
                 "released": int(plan.released.size),
                 "comparison_group": int(plan.comparison.sum()),
                 "requested_kw": float(requested.sum()),
-                "expected_kw": float(
-                    (plan.planned[asked, level[asked] - 1] * DELIVERY_SHARE * requested).sum()
-                ),
+                "expected_kw": expected_kw(self.curtailable_kw, plan.planned, level),
                 "delivered_kw": float(delivered.sum()),
                 "verified_kw": verified_kw,
                 "x_of_y_kw": x_of_y,
@@ -450,7 +450,10 @@ class Season:
             }
         )
         if not plan.cold_start:  # the record judges what was learnt, not the first guess
-            learnt.planned_verified[0].append(result.event_log[-1]["expected_kw"])
+            # Against what the model expected before the record's correction (track_record).
+            learnt.planned_verified[0].append(
+                expected_kw(self.curtailable_kw, plan.model_planned, level)
+            )
             learnt.planned_verified[1].append(verified_kw)
             learnt.planned_verified[2].append(plan.own_sd)
 
@@ -679,6 +682,7 @@ class _Plan:
     rows: compliance.Events  # (n * k) what the model saw
     believed: np.ndarray  # (n, k) P(complies)
     planned: np.ndarray  # (n, k) P(complies) on the plan's scale of kW
+    model_planned: np.ndarray  # (n, k) the same before the track record's correction
     level: np.ndarray  # (n,) 0 = not asked
     own_sd: float
     noise_sd: np.ndarray  # (n,) each baseline's error over the window, kW

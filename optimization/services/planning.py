@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from django.db import transaction
 from django.db.models import Count, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from forecasting import compliance
@@ -28,6 +29,7 @@ from ..portfolio import (
     TrackRecord,
     build_problem,
     comparison_order,
+    expected_kw,
     track_record,
     with_comparison_group,
 )
@@ -143,12 +145,14 @@ def _verified_shares(*, utility, before: datetime) -> dict:
 
 
 def plan_record(*, utility) -> TrackRecord:
-    """How the utility's verified events' plans compared with what was delivered."""
+    """How the utility's verified events' plans compared with what was delivered: against what
+    the compliance model expected of each (track_record), where an older event did not keep
+    that, its corrected expectation."""
     rows = list(
         DemandResponseEvent.objects.filter(
             utility=utility, status=EventStatus.VERIFIED, expected_kw__gt=0,
             delivered_kw__isnull=False,
-        ).values_list("expected_kw", "delivered_kw", "own_sd_kw")
+        ).values_list(Coalesce("model_expected_kw", "expected_kw"), "delivered_kw", "own_sd_kw")
     )  # fmt: skip
     expected, delivered, own = zip(*rows, strict=True) if rows else ((), (), ())
     return track_record(expected, delivered, [sd or 0.0 for sd in own])
@@ -326,8 +330,9 @@ def event_optimize(
     # What the plan adds up is kW: P(complies) through what asks have been verified to deliver,
     # corrected by how past plans fared; their spread is kept as a risk.
     record = plan_record(utility=event.utility)
-    planned = np.clip(share * (1 + record.bias) / DELIVERY_SHARE, 0.0, 1.0)
     k = len(DEPTH_LEVELS_PCT)
+    model_planned = np.clip(share / DELIVERY_SHARE, 0.0, 1.0).reshape(len(buildings), k)
+    planned = np.clip(model_planned * (1 + record.bias), 0.0, 1.0)
     sd, _, load, feeder_excess = _forecast_spread(event, buildings)
     feeders = sorted({b.feeder_id for b in buildings if b.feeder_id})
     feeder_index = {f: i for i, f in enumerate(feeders)}
@@ -335,7 +340,7 @@ def event_optimize(
     depths = np.array(DEPTH_LEVELS_PCT)
     candidates = Candidates(
         curtailable_kw=np.array([b.curtailable_kw for b in buildings]),
-        compliance=planned.reshape(len(buildings), k),
+        compliance=planned,
         forecast_sd_kw=sd,
         feeder=np.array([feeder_index.get(b.feeder_id, len(feeders)) for b in buildings]),
         max_depth_pct=np.array([depth_limit_pct(b.max_setpoint_change_c) for b in buildings]),
@@ -410,6 +415,7 @@ def event_optimize(
         promised = {
             "p_target_met": plan.p_target_met, "expected_kw": plan.expected_kw,
             "p10_kw": plan.p10_kw, "own_sd_kw": own, "comparison_group": int(group.sum()),
+            "model_expected_kw": expected_kw(candidates.curtailable_kw, model_planned, plan.level),
         }  # fmt: skip
         if event.status != EventStatus.DISPATCHED:
             event_transition(

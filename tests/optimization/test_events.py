@@ -453,6 +453,22 @@ def test_plans_that_over_promised_make_the_next_plan_ask_for_more(grid):
     assert again.p_target_met >= 1 - event.risk_eps - 1e-9
 
 
+def test_the_record_reads_each_plan_against_what_the_model_expected_of_it(grid):
+    # given: three past plans whose model expected 100 kW, corrected by the record of the
+    # time to 70, and that delivered 70: the model, not the corrected plan, was 30 % too high
+    for days_ago in (20, 30, 40):
+        event = past_plan(grid, days_ago, expected_kw=70.0, delivered_kw=70.0)
+        DemandResponseEvent.objects.filter(pk=event.pk).update(model_expected_kw=100.0)
+    # then: the record keeps the model's bias, not the little the corrected plans missed by
+    assert plan_record(utility=grid["utility"]).bias == pytest.approx(-0.3 * 3 / 5)
+    # and a new plan keeps what its model expected, above its corrected expectation
+    event = propose(grid, target_kw=8.0)
+    plan = event_optimize(event=event)
+    event.refresh_from_db()
+    assert event.expected_kw == pytest.approx(plan.expected_kw)
+    assert event.model_expected_kw > event.expected_kw * 1.1
+
+
 def test_the_record_counts_as_common_only_the_spread_plans_did_not_know_of(grid):
     # given: eight past plans that missed by 20 % either way, each having known of an sd of
     # 20 % from its own buildings

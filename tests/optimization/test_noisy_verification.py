@@ -11,6 +11,7 @@ from optimization import mv
 from optimization.portfolio import (
     SYSTEMATIC_SHARE_PRIOR,
     build_problem,
+    expected_kw,
     synthetic_candidates,
     track_record,
 )
@@ -176,6 +177,28 @@ def test_the_track_record_corrects_a_bias_and_keeps_the_spread_as_risk():
     # half of it known: the other part is common
     half = track_record([100.0] * 8, [80.0, 120.0] * 4, [np.sqrt(200.0)] * 8)
     assert half.systematic_share == pytest.approx(np.sqrt((2 * 0.01 + 8 * 0.02) / 10))
+
+
+def test_a_record_read_against_the_models_expectation_corrects_its_whole_bias():
+    # given: a compliance model that expects 100 kW of every plan, which then delivers 80
+    def corrected_after(events: int, read_against_model: bool) -> float:
+        expected, verified = [], []
+        for _ in range(events):
+            plan = 100.0 * (1 + track_record(expected, verified).bias)
+            expected.append(100.0 if read_against_model else plan)
+            verified.append(80.0)
+        return 100.0 * (1 + track_record(expected, verified).bias)
+
+    # then: read against the model, the corrected plan comes to what is delivered
+    assert corrected_after(40, read_against_model=True) == pytest.approx(80.0, abs=1.0)
+    # read against the corrected plans, only half of the bias would ever be corrected
+    assert corrected_after(40, read_against_model=False) == pytest.approx(90.0, abs=1.0)
+    # and an expectation of the model is what a plan adds up: each ask by its P(complies)
+    level = np.array([0, 1, 3])
+    compliance = np.array([[0.5, 0.5, 0.5], [0.8, 0.7, 0.6], [0.9, 0.8, 0.5]])
+    assert expected_kw(np.array([10.0, 20.0, 40.0]), compliance, level) == pytest.approx(
+        0.9 * (0.8 * 2.0 + 0.5 * 12.0)
+    )
 
 
 def test_a_common_error_is_planned_for_and_reported():
