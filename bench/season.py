@@ -118,7 +118,7 @@ def main() -> None:
     figures = season_figures(seasons)
     print(
         f"\n{'strategy':<30}{'events':>7}{'met (M&V)':>11}{'met (true)':>11}"
-        f"{'worst peak cut':>15}{'cost $':>12}{'MWh':>8}{'s':>7}"
+        f"{'worst peak cut':>15}{'cost $':>12}{'comfort $':>11}{'MWh':>8}{'s':>7}"
     )
     for name in runs:
         results = [season[name] for season in seasons]
@@ -129,6 +129,7 @@ def main() -> None:
             f"{sum(r.true_met for r in results) / events:>11.1%}"
             f"{min(r.peak_reduction_pct for r in results):>14.2f}%"
             f"{sum(r.cost_usd for r in results):>12,.0f}"
+            f"{sum(r.comfort_usd for r in results):>11,.0f}"
             f"{sum(r.delivered_kwh for r in results) / 1000:>8.1f}{seconds[name]:>7.1f}"
         )
     cuts = [season["compliance"].peak_reduction_pct for season in seasons]
@@ -159,6 +160,7 @@ def main() -> None:
             f"{sum(r.true_met for r in results) / events:>11.1%}"
             f"{min(r.peak_reduction_pct for r in results):>14.2f}%"
             f"{sum(r.cost_usd for r in results):>12,.0f}"
+            f"{sum(r.comfort_usd for r in results):>11,.0f}"
             f"{sum(r.delivered_kwh for r in results) / 1000:>8.1f}"
         )
         print(

@@ -31,13 +31,14 @@ def season_page(run: SeasonRun) -> str:
                 f"{row['true_target_met_share']:.0%}" if row["events"] else "-",
                 f"{row['peak_reduction_pct']:.2f} %",
                 f"{row['cost_usd']:,.0f}",
+                f"{row['comfort_usd']:,.0f}" if "comfort_usd" in row else "-",
                 f"{row['delivered_kwh'] / 1000:,.1f}",
             )
             for name, row in run.strategies.items()
         ],
         (
             "strategy", "events", "targets met (verified)", "targets met (simulator's truth)",
-            "system peak cut", "incentive cost $", "MWh delivered",
+            "system peak cut", "incentive cost $", "comfort penalty $", "MWh delivered",
         ),
     )  # fmt: skip
     series = run.series or {}

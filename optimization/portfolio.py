@@ -62,6 +62,23 @@ def track_record(
     return TrackRecord(bias, float(np.sqrt(spread / (prior_weight + errors.size))), errors.size)
 
 
+def comfort_penalty_usd(
+    asked_kw,
+    depth_pct,
+    duration_h: float,
+    *,
+    usd_per_kw_at_30pct: float = COMFORT_USD_PER_KW_AT_30PCT,
+):
+    """What asks cost in comfort, in $: per kW asked and hour, growing with the square of the
+    depth (elementwise over asked_kw and depth_pct)."""
+    return (
+        usd_per_kw_at_30pct
+        * np.asarray(asked_kw)
+        * (np.asarray(depth_pct) / 30.0) ** 2
+        * duration_h
+    )
+
+
 def expected_kw(
     curtailable_kw: np.ndarray,
     compliance: np.ndarray,
@@ -122,7 +139,9 @@ def build_problem(
     variance = variance + (candidates.forecast_sd_kw**2)[:, None] * (depths[None, :] > 0)
     # Paid on the kWh delivered, plus any reservation paid on every kWh asked for.
     incentive = (incentive_usd_per_kwh * mean + reservation_usd_per_kwh * asked) * duration_h
-    comfort = comfort_usd_per_kw_at_30pct * asked * (depths[None, :] / 0.3) ** 2 * duration_h
+    comfort = comfort_penalty_usd(
+        asked, depths[None, :] * 100, duration_h, usd_per_kw_at_30pct=comfort_usd_per_kw_at_30pct
+    )
     allowed = (
         depths[None, :] * 100 <= candidates.max_depth_pct[:, None] + 1e-9
     ) & candidates.available[:, None]

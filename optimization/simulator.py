@@ -37,6 +37,7 @@ from .portfolio import (
     DEPTH_LEVELS_PCT,
     Candidates,
     build_problem,
+    comfort_penalty_usd,
     expected_kw,
     track_record,
     with_comparison_group,
@@ -129,6 +130,8 @@ class SeasonResult:
     peak_with_kw: float
     cost_usd: float
     delivered_kwh: float
+    # What the asks cost in comfort (the optimizer weighs it with the incentive; nobody pays it).
+    comfort_usd: float = 0.0
     true_met: int = 0  # what the simulator knows and the program cannot: the true reduction
     cancelled: int = 0  # events called the day before and released on the day
     cancelled_cost_usd: float = 0.0  # their reservations
@@ -423,7 +426,9 @@ class Season:
         paid = np.minimum(delivered, requested) * hours * cfg.incentive_usd_per_kwh
         reservation = requested * hours * cfg.incentive_usd_per_kwh * cfg.reservation_share
         cost = float(paid.sum() + reservation.sum()) + self._released_cost(plan)
+        comfort = float(comfort_penalty_usd(requested, depths[level[asked] - 1], hours).sum())
         result.cost_usd += cost
+        result.comfort_usd += comfort
         result.delivered_kwh += float(delivered.sum() * hours)
         result.events += 1
         # As the program judges it: the verified reduction against the target.
@@ -447,6 +452,7 @@ class Season:
                 "verified_share": float(verified.mean()),
                 "complied_share": float(complies.mean()),
                 "cost_usd": cost,
+                "comfort_usd": comfort,
             }
         )
         if not plan.cold_start:  # the record judges what was learnt, not the first guess
@@ -859,6 +865,10 @@ def season_figures(seasons: list[dict[str, SeasonResult]]) -> dict:
         "cost": round(sum(r.cost_usd for r in ours), 2),
         "cost_largest_first": round(sum(s["largest"].cost_usd for s in seasons), 2),
         "cost_compliance_blind": round(sum(s["blind"].cost_usd for s in seasons), 2),
+        # The comfort penalty of the asks, which the optimizer weighs with the incentive.
+        "comfort_usd": round(sum(r.comfort_usd for r in ours), 2),
+        "comfort_usd_largest_first": round(sum(s["largest"].comfort_usd for s in seasons), 2),
+        "comfort_usd_compliance_blind": round(sum(s["blind"].comfort_usd for s in seasons), 2),
         "compliance_auc": auc,
         "compliance_brier": brier,
         "compliance_truth_auc": truth_auc,

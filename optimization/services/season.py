@@ -39,6 +39,7 @@ def season_simulate(
                 "true_target_met_share": round(result.true_met_share, 3),
                 "peak_reduction_pct": round(result.peak_reduction_pct, 2),
                 "cost_usd": round(result.cost_usd, 2),
+                "comfort_usd": round(result.comfort_usd, 2),
                 "delivered_kwh": round(result.delivered_kwh, 1),
             }
             for name, result in results.items()

@@ -7,6 +7,7 @@ from jobs.services import job_execute
 from jobs.tasks import JOB_TASKS
 from optimization import tasks  # noqa: F401 -- registers the job kinds
 from optimization.models import SeasonRun
+from optimization.portfolio import COMFORT_USD_PER_KW_AT_30PCT
 from optimization.services.season import season_simulate
 
 pytestmark = pytest.mark.django_db
@@ -54,3 +55,15 @@ def test_the_season_page_shows_the_strategies_the_peaks_and_each_event(client):
         if row["released"]:
             assert f"{row['released']:,} released" in html
     assert len(run.series["daily_peak_without_kw"]) == run.days
+    # the comfort penalty beside the incentive: largest-first asks everyone at the deepest
+    # level (30 %), where a kW asked for an hour costs COMFORT_USD_PER_KW_AT_30PCT
+    assert "comfort penalty $" in html
+    largest = run.series["events"]["largest"]
+    for row in largest:
+        hours = row["end_hour"] - row["start_hour"]
+        assert row["comfort_usd"] == pytest.approx(
+            COMFORT_USD_PER_KW_AT_30PCT * row["requested_kw"] * hours, abs=0.2
+        )
+    assert run.strategies["largest"]["comfort_usd"] == pytest.approx(
+        sum(row["comfort_usd"] for row in largest), abs=0.1 * len(largest) + 0.01
+    )
