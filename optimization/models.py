@@ -50,7 +50,8 @@ class DemandResponseEvent(models.Model):
     model_expected_kw = models.FloatField(
         null=True, blank=True,
         help_text="What the compliance model expected of the plan before the track record's "
-        "correction: the record is read against it.",
+        "correction: the record is read against it (empty where the plan was made from the "
+        "priors alone, before a model was trained).",
     )  # fmt: skip
     p10_kw = models.FloatField(null=True, blank=True)
     own_sd_kw = models.FloatField(

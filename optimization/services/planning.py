@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from django.db import transaction
 from django.db.models import Count, Q
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from forecasting import compliance
@@ -145,14 +144,15 @@ def _verified_shares(*, utility, before: datetime) -> dict:
 
 
 def plan_record(*, utility) -> TrackRecord:
-    """How the utility's verified events' plans compared with what was delivered: against what
-    the compliance model expected of each (track_record), where an older event did not keep
-    that, its corrected expectation."""
+    """How the utility's verified events' plans compared with what was delivered, each against
+    what the compliance model expected of it (track_record). Only plans a trained model made:
+    one made from the priors alone says nothing of what the model has learnt since, which has
+    learnt from that very event."""
     rows = list(
         DemandResponseEvent.objects.filter(
-            utility=utility, status=EventStatus.VERIFIED, expected_kw__gt=0,
+            utility=utility, status=EventStatus.VERIFIED, model_expected_kw__gt=0,
             delivered_kw__isnull=False,
-        ).values_list(Coalesce("model_expected_kw", "expected_kw"), "delivered_kw", "own_sd_kw")
+        ).values_list("model_expected_kw", "delivered_kw", "own_sd_kw")
     )  # fmt: skip
     expected, delivered, own = zip(*rows, strict=True) if rows else ((), (), ())
     return track_record(expected, delivered, [sd or 0.0 for sd in own])
@@ -415,7 +415,8 @@ def event_optimize(
         promised = {
             "p_target_met": plan.p_target_met, "expected_kw": plan.expected_kw,
             "p10_kw": plan.p10_kw, "own_sd_kw": own, "comparison_group": int(group.sum()),
-            "model_expected_kw": expected_kw(candidates.curtailable_kw, model_planned, plan.level),
+            "model_expected_kw": None if model_version is None
+            else expected_kw(candidates.curtailable_kw, model_planned, plan.level),
         }  # fmt: skip
         if event.status != EventStatus.DISPATCHED:
             event_transition(

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from django.utils import timezone
 
+from forecasting.compliance import ComplianceModel
 from forecasting.models import BuildingForecast, ComplianceModelVersion, ForecastRun
 from forecasting.services.compliance import compliance_predict
 from forecasting.services.readings import meter_days_upsert
@@ -429,7 +430,8 @@ def past_plan(
     return DemandResponseEvent.objects.create(
         utility=grid["utility"], starts_at=starts, ends_at=starts + timedelta(hours=3),
         target_kw=10.0, status=EventStatus.VERIFIED, expected_kw=expected_kw,
-        delivered_kw=delivered_kw, own_sd_kw=own_sd_kw, simulated=True,
+        model_expected_kw=expected_kw, delivered_kw=delivered_kw, own_sd_kw=own_sd_kw,
+        simulated=True,
     )  # fmt: skip
 
 
@@ -461,8 +463,20 @@ def test_the_record_reads_each_plan_against_what_the_model_expected_of_it(grid):
         DemandResponseEvent.objects.filter(pk=event.pk).update(model_expected_kw=100.0)
     # then: the record keeps the model's bias, not the little the corrected plans missed by
     assert plan_record(utility=grid["utility"]).bias == pytest.approx(-0.3 * 3 / 5)
-    # and a new plan keeps what its model expected, above its corrected expectation
+    # and a plan made from the priors alone keeps no model expectation: it is no record of
+    # what a model learnt
     event = propose(grid, target_kw=8.0)
+    event_optimize(event=event)
+    event.refresh_from_db()
+    assert event.expected_kw > 0
+    assert event.model_expected_kw is None
+    # while a trained model's plan keeps what its model expected, above its corrected one
+    ComplianceModelVersion.objects.create(
+        utility=grid["utility"], version=1, outcomes=30,
+        weights=ComplianceModel(
+            np.empty(0), np.empty(0), np.empty(0), {"office": (4.0, 1.0)}
+        ).to_bytes(),
+    )  # fmt: skip
     plan = event_optimize(event=event)
     event.refresh_from_db()
     assert event.expected_kw == pytest.approx(plan.expected_kw)
