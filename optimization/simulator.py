@@ -43,7 +43,7 @@ from .portfolio import (
     with_comparison_group,
 )
 from .solver import own_sd_kw, solve_fast
-from .windows import runs_next_to
+from .windows import peak_window, runs_next_to
 
 FLEXIBLE_SHARE = 0.75
 # The day-ahead forecast's shared error over the afternoon, one sd (FORECAST_DAY_SD): a part
@@ -223,7 +223,7 @@ class Season:
             system = forecast.sum(axis=0) * (1 + quantile * FORECAST_DAY_SD)
             plan = None
             if system.max() >= threshold:
-                start, end = self._window(system, threshold)
+                start, end = peak_window(system - threshold, cfg.max_window_h)
                 plan = self._plan(
                     strategy, learnt, actual, forecast, day, start, end,
                     float((system[start:end] - threshold).max()), np.full(n, cfg.notice_h), eps,
@@ -348,12 +348,11 @@ class Season:
         cfg, n = self.config, self.load.shape[0]
         hour = cfg.day_of_hour
         updated = self._updated(day, forecast, actual)
-        if plan is None:
-            if updated.max() < threshold:
+        if plan is None:  # called at short notice, from the next hour on (as day_of_call)
+            window = peak_window(updated - threshold, cfg.max_window_h, earliest=hour + 1)
+            if window is None:
                 return None
-            start, end = self._window(updated, threshold)
-            if start <= hour:
-                return None  # too late to ask anyone
+            start, end = window
             target = float((updated[start:end] - threshold).max())
             return self._plan(
                 strategy, learnt, actual, forecast, day, start, end, target,
@@ -562,20 +561,6 @@ class Season:
         so far, over the share a complying building delivers; the weak prior before any."""
         share = Season._population_share(history)
         return float(np.clip(share / DELIVERY_SHARE, 0.02, 0.98))
-
-    def _window(self, system: np.ndarray, threshold: float) -> tuple[int, int]:
-        peak = int(system.argmax())
-        start, end = peak, peak + 1
-        while end - start < self.config.max_window_h:
-            left = system[start - 1] if start > 0 else -np.inf
-            right = system[end] if end < 24 else -np.inf
-            if max(left, right) < threshold:
-                break
-            if left >= right:
-                start -= 1
-            else:
-                end += 1
-        return start, end
 
     def _select(
         self, strategy, believed, available, target, hours, baseline, record, eps, residuals,

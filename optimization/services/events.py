@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import numpy as np
 from django.db import transaction
 from django.utils import timezone
 
 from stakeholders.models import Building, Feeder, Utility
 
 from ..models import DemandResponseEvent, EventStatus, EventTransition
+from ..windows import peak_window
 
 MAX_DURATION_H = 8
 OPEN = (EventStatus.PROPOSED, EventStatus.OPTIMIZED, EventStatus.DISPATCHED, EventStatus.ACTIVE)
@@ -151,29 +153,11 @@ def event_propose_from_grid(*, run, user=None) -> DemandResponseEvent | None:
     from forecasting.models import GridStatus, GridStatusHour
 
     hours = list(GridStatusHour.objects.filter(run=run, feeder__isnull=True).order_by("starts_at"))
-    strained = [i for i, hour in enumerate(hours) if hour.level != GridStatus.NORMAL]
-    if not strained:
+    excess = [hour.kw_above_high if hour.level != GridStatus.NORMAL else -1.0 for hour in hours]
+    found = peak_window(np.array(excess), MAX_PROPOSED_WINDOW_H) if hours else None
+    if found is None:
         return None
-    peak = max(strained, key=lambda i: hours[i].forecast_kw)
-    first = last = peak
-    while last - first + 1 < MAX_PROPOSED_WINDOW_H:
-        left = (
-            hours[first - 1].kw_above_high
-            if first > 0 and hours[first - 1].level != GridStatus.NORMAL
-            else -1
-        )
-        right = (
-            hours[last + 1].kw_above_high
-            if last + 1 < len(hours) and hours[last + 1].level != GridStatus.NORMAL
-            else -1
-        )
-        if max(left, right) < 0:
-            break
-        if left >= right:
-            first -= 1
-        else:
-            last += 1
-    window = hours[first : last + 1]
+    window = hours[found[0] : found[1]]
     starts_at, ends_at = window[0].starts_at, window[-1].starts_at + timedelta(hours=1)
     clash = DemandResponseEvent.objects.filter(
         utility=run.utility, status__in=OPEN, starts_at__lt=ends_at, ends_at__gt=starts_at

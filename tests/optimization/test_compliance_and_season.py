@@ -17,7 +17,7 @@ from optimization.simulator import (
     _Residuals,
     true_compliance,
 )
-from optimization.windows import runs_next_to
+from optimization.windows import peak_window, runs_next_to
 
 
 def events(n: int, seed: int, *, with_outcome: bool = True) -> compliance.Events:
@@ -244,7 +244,7 @@ def test_a_day_the_forecast_overstated_releases_asks_made_the_day_before():
     season, day, truth, forecast, threshold = revisited_day(0.08)
     learnt, actual = _Learnt(len(truth)), season.load.copy()
     system = forecast.sum(axis=0) * (1 + 1.2816 * FORECAST_DAY_SD)
-    start, end = season._window(system, threshold)
+    start, end = peak_window(system - threshold, season.config.max_window_h)
     target = float((system[start:end] - threshold).max())
     notice = np.full(len(truth), season.config.notice_h)
     ahead = season._plan("blind", learnt, actual, forecast, day, start, end, target, notice, 0.05)
@@ -260,15 +260,10 @@ def test_a_day_the_forecast_overstated_releases_asks_made_the_day_before():
     assert season._released_cost(plan) > 0
 
 
-def test_high_hours_next_to_a_revisited_window_get_events_of_their_own(monkeypatch):
+def test_high_hours_next_to_a_revisited_window_get_events_of_their_own():
     # given: day-ahead windows of the peak hour alone, on days HIGH for several hours
     season = small_season(seed=1)
-    season.config = replace(season.config, day_of_hour=6)
-    monkeypatch.setattr(
-        Season,
-        "_window",
-        lambda self, system, threshold: (int(system.argmax()), int(system.argmax()) + 1),
-    )
+    season.config = replace(season.config, day_of_hour=6, max_window_h=1)
     # when
     log = season.run("compliance").event_log
     # then: the hours either side are events of their own, asked at short notice, not
@@ -304,6 +299,18 @@ def test_runs_next_to_a_window():
     assert runs_next_to(excess, 5, 6, earliest=5) == [(6, 9)]
     assert runs_next_to(excess, 1, 3) == []  # -1 either side
     assert runs_next_to(excess, 10, 12) == []  # the day's end
+
+
+def test_the_window_grows_from_the_peak_on_its_higher_side():
+    excess = np.array([-1, 0, 3, 2, 6, 4, 1, -2, 9, -1], float)
+    # the day's peak alone: nothing either side is at or above HIGH
+    assert peak_window(excess, 4) == (8, 9)
+    # from 07:00 on: the same peak
+    assert peak_window(excess, 4, earliest=7) == (8, 9)
+    assert peak_window(excess[:8], 4) == (2, 6)  # 6, then 4 (> 2), then 3 (> 1), then 2
+    assert peak_window(excess[:8], 6) == (1, 7)  # an hour exactly at HIGH counts
+    assert peak_window(excess[:8], 6, earliest=3) == (3, 7)  # not before `earliest`
+    assert peak_window(excess[:8], 4, earliest=7) is None  # nothing left at or above HIGH
 
 
 def test_a_revisited_season_books_every_cost():
