@@ -133,13 +133,17 @@ def forecast_correction(
             forecast[control, start_h:end_h], actual[control, start_h:end_h],
             weight=None if weight is None else np.asarray(weight, float)[control],
         )  # fmt: skip
-    end_before = max(start_h - ADJUST_GAP_H, 1)
-    before = slice(max(end_before - COMPARISON_HOURS, 0), end_before)
+    before = morning_hours(max(start_h - ADJUST_GAP_H, 1))
     return comparison_ratio(
         forecast[:, before].sum(axis=1) + forecast[:, start_h:end_h].sum(axis=1) * control,
         actual[:, before].sum(axis=1) + actual[:, start_h:end_h].sum(axis=1) * control,
         weight=weight,
     )
+
+
+def morning_hours(end_before: int) -> slice:
+    """The COMPARISON_HOURS hours of the day that end at hour `end_before` (not included)."""
+    return slice(max(end_before - COMPARISON_HOURS, 0), end_before)
 
 
 def halves_difference(

@@ -376,7 +376,7 @@ class Season:
         """The system forecast at day_of_hour, corrected by the morning's readings (nobody has
         been asked yet), on the trigger quantile of the error still to come."""
         hour, cfg = self.config.day_of_hour, self.config
-        morning = slice(max(hour - mv.COMPARISON_HOURS, 0), hour)
+        morning = mv.morning_hours(hour)
         ratio = mv.comparison_ratio(forecast[:, morning], actual[:, day, morning])
         quantile = float(special.ndtri(cfg.trigger_quantile))
         return forecast.sum(axis=0) * ratio * (1 + quantile * FORECAST_AFTERNOON_SD)

@@ -4,11 +4,17 @@ from forecasting.models import ForecastRun
 from jobs.models import JobRun
 from jobs.services import JobContext, job_create
 from jobs.tasks import job_task
+from stakeholders.models import Utility
 
 from .models import DemandResponseEvent
 from .services.events import event_propose_from_grid
 from .services.planning import event_optimize
-from .services.revisit import event_revisit, events_due_for_revisit
+from .services.revisit import (
+    day_of_call,
+    days_due_for_a_call,
+    event_revisit,
+    events_due_for_revisit,
+)
 from .services.season import season_simulate
 from .services.verification import event_verify
 
@@ -44,15 +50,44 @@ def revisit(context: JobContext) -> None:
 @job_task("optimization.revisit_due")
 def revisit_due(context: JobContext) -> None:
     """The schedule's hourly call: a revisit job for each event due (events_due_for_revisit),
-    each its own job so that one day without readings does not hold up another. params["now"]
-    (ISO time) reads the schedule as of another moment."""
+    and a day-of call for each utility's day without one (days_due_for_a_call) that has none
+    queued, running or done yet (one that failed, say for want of the morning's readings, is
+    tried again the next hour), each its own job so that one day without readings does not
+    hold up another. params["now"] (ISO time) reads the schedule as of another moment."""
     now = datetime.fromisoformat(context.params["now"]) if "now" in context.params else None
     with context.commit() as result:
         result["queued"] = [
             job_create(kind="optimization.revisit", params={"event_id": event.pk}).pk
             for event in events_due_for_revisit(now=now)
         ]
-        context.counts["queued"] = len(result["queued"])
+        result["day_of_calls"] = []
+        for utility, day in days_due_for_a_call(now=now):
+            if JobRun.objects.filter(
+                kind="optimization.day_of_call", params__utility_id=utility.pk,
+                params__day=str(day),
+            ).exclude(status=JobRun.Status.FAILED).exists():  # fmt: skip
+                continue
+            params = {"utility_id": utility.pk, "day": str(day)}
+            if now is not None:
+                params["now"] = now.isoformat()
+            result["day_of_calls"].append(
+                job_create(kind="optimization.day_of_call", params=params).pk
+            )
+        context.counts["queued"] = len(result["queued"]) + len(result["day_of_calls"])
+
+
+@job_task("optimization.day_of_call")
+def day_of_call_job(context: JobContext) -> None:
+    """A day without an event, checked with its morning's readings (day_of_call): an event for
+    the hours left that reach HIGH, queued for planning."""
+    utility = Utility.objects.get(pk=context.params["utility_id"])
+    now = datetime.fromisoformat(context.params["now"]) if "now" in context.params else None
+    with context.commit() as result:
+        result.update(day_of_call(utility=utility, now=now))
+        if result["event_id"] is not None:
+            result["planning_job_id"] = job_create(
+                kind="optimization.optimize", params={"event_id": result["event_id"]}
+            ).pk
 
 
 @job_task("optimization.verify")

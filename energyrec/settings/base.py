@@ -190,7 +190,8 @@ CELERY_BEAT_SCHEDULE = {
         "args": ["forecasting.forecast_daily"],
     },
     # Each hour: the day's planned events whose utility has reached EVENT_REVISIT_HOUR in its
-    # own time are revisited with the morning's readings (optimization.revisit_due).
+    # own time are revisited with the morning's readings, and a day without one is checked
+    # with them once (optimization.revisit_due).
     "revisit-events-hourly": {
         "task": "jobs.enqueue",
         "schedule": crontab(minute=5),

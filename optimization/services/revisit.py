@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -10,10 +11,20 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from forecasting.models import ForecastRun
+from stakeholders.models import Utility
+
 from .. import mv
 from ..models import DemandResponseEvent, EventStatus, EventTransition, OptimizationRun
-from ..windows import runs_next_to
-from .events import MAX_DURATION_H, OPEN, EventError, event_cancel, event_propose
+from ..windows import peak_window, runs_next_to
+from .events import (
+    MAX_DURATION_H,
+    MAX_PROPOSED_WINDOW_H,
+    OPEN,
+    EventError,
+    event_cancel,
+    event_propose,
+)
 from .planning import (
     Z90,
     _local_window,
@@ -50,9 +61,6 @@ def event_revisit(*, event: DemandResponseEvent, user=None, now: datetime | None
     if not event.simulated and now >= event.starts_at:
         raise EventError(f"Event #{event.pk} has started; revisit it before its window opens.")
     day, first_hour, last_hour = _local_window(event)
-    ids, predicted, readings = forecast_and_readings(event.utility, day)
-    if not ids.size:
-        raise EventError(f"No complete forecast of {day} for {event.utility}: nothing to correct.")
     # The hours before the event (ending ADJUST_GAP_H before it) that have been read by now.
     end_before = max(first_hour - mv.ADJUST_GAP_H, 1)
     local_now = now.astimezone(ZoneInfo(event.utility.timezone))
@@ -62,42 +70,24 @@ def event_revisit(*, event: DemandResponseEvent, user=None, now: datetime | None
         )
     if local_now.date() == day:
         end_before = min(end_before, local_now.hour)
-    if end_before < 1:
-        raise EventError(f"No readings yet for {day}: it has only just begun.")
-    morning = slice(max(end_before - mv.COMPARISON_HOURS, 0), end_before)
-    complete = np.isfinite(readings[:, morning]).all(axis=1)
-    if not complete.any():
-        raise EventError(
-            f"No readings yet for {day}, {morning.start:02d}:00-{morning.stop:02d}:00: nothing "
-            "to correct the forecast with."
-        )
-    ratio = mv.comparison_ratio(predicted[complete, morning], readings[complete, morning])
+    read = morning_read(
+        utility=event.utility, day=day, end_before=end_before, hours=slice(first_hour, last_hour),
+        building_ids=_feeder_buildings(event) if event.feeder_id else None,
+    )  # fmt: skip
     capacity, high_pct = event.utility.capacity_kw, event.utility.high_strain_pct
     if event.feeder_id:
         capacity = event.feeder.capacity_kw
-        predicted = predicted[np.isin(ids, list(_feeder_buildings(event)))]
-    # The target covers the error still to come as the day-ahead target covered the day's: on
-    # the corrected forecast's P90, where the utility's last days show that error.
-    remaining = remaining_error_sd(
-        utility=event.utility, before=day, morning=morning, hours=slice(first_hour, last_hour)
-    )
-    uplift = 1.0 + Z90 * (remaining or 0.0)
-    excess = predicted.sum(axis=0) * ratio * uplift - capacity * high_pct / 100.0
+    excess = read.load_kw - capacity * high_pct / 100.0
     target = float(excess[first_hour:last_hour].max())
     before = event.target_kw
-    off = f"the morning's readings put the forecast {1 / ratio - 1:+.1%} off" + (
-        f"; {remaining:.1%} of load may still be to come (one sd, the last days' error after "
-        "such a correction), so the target is set on its P90"
-        if remaining
-        else ""
-    )
+    off = read.note()
     if target <= 0:
         DemandResponseEvent.objects.filter(pk=event.pk).update(revisited_at=now)
         event_cancel(
             event=event, user=user,
             reason=f"Not needed after all: {off}, and the window stays under the HIGH threshold.",
         )  # fmt: skip
-        return {"forecast_ratio": ratio, "target_before_kw": before, "cancelled": True}
+        return {"forecast_ratio": read.ratio, "target_before_kw": before, "cancelled": True}
     with transaction.atomic():
         DemandResponseEvent.objects.filter(pk=event.pk).update(
             target_kw=round(target, 3), revisited_at=now
@@ -116,7 +106,7 @@ def event_revisit(*, event: DemandResponseEvent, user=None, now: datetime | None
     critical_above_high = capacity * (event.utility.critical_strain_pct - high_pct) / 100.0
     proposed = _propose_next_to(event, day, excess, critical_above_high, earliest, user)
     return {
-        "forecast_ratio": ratio,
+        "forecast_ratio": read.ratio,
         "target_before_kw": before,
         "target_kw": event.target_kw,
         "cancelled": False,
@@ -125,6 +115,115 @@ def event_revisit(*, event: DemandResponseEvent, user=None, now: datetime | None
         "withdrawn": withdrawn,
         "proposed": proposed,
     }
+
+
+@dataclass(frozen=True)
+class MorningRead:
+    """A day's forecast as its morning's readings correct it."""
+
+    ratio: float  # readings / forecast over the morning's hours (mv.comparison_ratio)
+    # The error still to come after such a correction (one sd, a share of load), as the last
+    # days show it (remaining_error_sd); None where they are too few to tell.
+    remaining: float | None
+    # (24,) kW per local hour: the forecast corrected by the ratio, on the P90 of what is still
+    # to come where that is known (on its P50 where not).
+    load_kw: np.ndarray
+
+    def note(self) -> str:
+        """What the morning said, for an event's history."""
+        return f"the morning's readings put the forecast {1 / self.ratio - 1:+.1%} off" + (
+            f"; {self.remaining:.1%} of load may still be to come (one sd, the last days' "
+            "error after such a correction), so the target is set on its P90"
+            if self.remaining
+            else ""
+        )
+
+
+def morning_read(
+    *, utility, day: date, end_before: int, hours: slice, building_ids=None
+) -> MorningRead:
+    """The day's forecast corrected by the readings of the COMPARISON_HOURS before local hour
+    `end_before`, nobody curtailed in them (mv.comparison_ratio over every building read), with
+    the error still to come over `hours` judged on the utility's last days; the load of
+    `building_ids` only, where given (a feeder's)."""
+    ids, predicted, readings = forecast_and_readings(utility, day)
+    if not ids.size:
+        raise EventError(f"No complete forecast of {day} for {utility}: nothing to correct.")
+    if end_before < 1:
+        raise EventError(f"No readings yet for {day}: it has only just begun.")
+    morning = mv.morning_hours(end_before)
+    complete = np.isfinite(readings[:, morning]).all(axis=1)
+    if not complete.any():
+        raise EventError(
+            f"No readings yet for {day}, {morning.start:02d}:00-{morning.stop:02d}:00: nothing "
+            "to correct the forecast with."
+        )
+    ratio = mv.comparison_ratio(predicted[complete, morning], readings[complete, morning])
+    if building_ids is not None:
+        predicted = predicted[np.isin(ids, list(building_ids))]
+    remaining = remaining_error_sd(utility=utility, before=day, morning=morning, hours=hours)
+    load = predicted.sum(axis=0) * ratio * (1.0 + Z90 * (remaining or 0.0))
+    return MorningRead(ratio=ratio, remaining=remaining, load_kw=load)
+
+
+def day_of_call(*, utility, now: datetime | None = None, user=None) -> dict:
+    """The morning's check of a day the day-ahead forecast called no event for: the forecast
+    corrected by the morning's readings (morning_read, up to the current hour) and, where the
+    hours left today reach the HIGH threshold, an event called for them at the notice that is
+    left: the window around their peak (events.peak_window, at most MAX_PROPOSED_WINDOW_H), the
+    target the kW above HIGH there, CRITICAL where that reaches the CRITICAL threshold. Its
+    target already reads the morning, so it is not revisited. (The season simulator's
+    Season._day_of does the same.) A day with an open event is left to that event's revisit."""
+    now = now or timezone.now()
+    tz = ZoneInfo(utility.timezone)
+    local_now = now.astimezone(tz)
+    day, earliest = local_now.date(), local_now.hour + 1
+    result = {"day": str(day), "event_id": None}
+    if _has_open_event(utility, day):
+        return {**result, "reason": "the day has an event: its revisit reads the morning"}
+    read = morning_read(
+        utility=utility, day=day, end_before=local_now.hour, hours=slice(earliest, 24)
+    )
+    high = utility.capacity_kw * utility.high_strain_pct / 100.0
+    excess = read.load_kw - high
+    result["forecast_ratio"] = read.ratio
+    window = peak_window(excess, MAX_PROPOSED_WINDOW_H, earliest=earliest)
+    if window is None:
+        return {**result, "reason": f"{read.note()}; no hour left today reaches HIGH"}
+    start, end = window
+    kw = float(excess[start:end].max())
+    starts_at, ends_at = _local_hours(day, tz, start, end)
+    critical_above_high = (
+        utility.capacity_kw * (utility.critical_strain_pct - utility.high_strain_pct) / 100.0
+    )
+    with transaction.atomic():
+        event = event_propose(
+            utility=utility, starts_at=starts_at, ends_at=ends_at, target_kw=round(kw, 3),
+            source=DemandResponseEvent.Source.GRID_STATUS,
+            strain=DemandResponseEvent.Strain.CRITICAL
+            if kw >= critical_above_high
+            else DemandResponseEvent.Strain.HIGH,
+            simulated=starts_at <= timezone.now(), user=user,
+        )  # fmt: skip
+        DemandResponseEvent.objects.filter(pk=event.pk).update(revisited_at=now)
+        EventTransition.objects.create(
+            event=event, from_status=event.status, to_status=event.status,
+            by=user if user is not None and user.is_authenticated else None,
+            note=(
+                f"Called on the day: {read.note()}, and {start:02d}:00-{end:02d}:00 is "
+                f"{kw:,.1f} kW above HIGH."
+            )[:500],
+        )  # fmt: skip
+    return {
+        **result, "event_id": event.pk, "window": f"{start:02d}:00-{end:02d}:00",
+        "target_kw": event.target_kw, "strain": event.strain,
+    }  # fmt: skip
+
+
+def _local_hours(day: date, tz: ZoneInfo, start: int, end: int) -> tuple[datetime, datetime]:
+    """The window [start, end) of local hours of `day` as moments."""
+    midnight = datetime(day.year, day.month, day.day, tzinfo=tz)
+    return datetime(day.year, day.month, day.day, start, tzinfo=tz), midnight + timedelta(hours=end)
 
 
 def remaining_error_sd(*, utility, before, morning: slice, hours: slice) -> float | None:
@@ -167,8 +266,7 @@ def _propose_next_to(
     for start, end in runs:
         hours = f"{start:02d}:00-{end:02d}:00"
         kw = float(excess[start:end].max())
-        starts_at = datetime(day.year, day.month, day.day, start, tzinfo=tz)
-        ends_at = datetime(day.year, day.month, day.day, tzinfo=tz) + timedelta(hours=end)
+        starts_at, ends_at = _local_hours(day, tz, start, end)
         if (
             DemandResponseEvent.objects.filter(
                 utility=event.utility, status__in=OPEN, starts_at__lt=ends_at,
@@ -225,6 +323,33 @@ def events_due_for_revisit(*, now: datetime | None = None) -> list[DemandRespons
         ):
             due.append(event)
     return due
+
+
+def days_due_for_a_call(*, now: datetime | None = None) -> list[tuple[Utility, date]]:
+    """(utility, local day) for each utility that has reached settings.EVENT_REVISIT_HOUR in
+    its own time, with hours of the day still to come, a complete forecast of the day, and no
+    open event on it: the days day_of_call checks (the caller makes sure it does so once)."""
+    now = now or timezone.now()
+    due = []
+    for utility in Utility.objects.order_by("pk"):
+        tz = ZoneInfo(utility.timezone)
+        local = now.astimezone(tz)
+        if not settings.EVENT_REVISIT_HOUR <= local.hour < 23:
+            continue
+        day = local.date()
+        if ForecastRun.objects.filter(
+            utility=utility, day=day, status=ForecastRun.Status.COMPLETE
+        ).exists() and not _has_open_event(utility, day):
+            due.append((utility, day))
+    return due
+
+
+def _has_open_event(utility, day: date) -> bool:
+    """Whether an open event of the utility starts on its local `day`."""
+    midnight, next_midnight = _local_hours(day, ZoneInfo(utility.timezone), 0, 24)
+    return DemandResponseEvent.objects.filter(
+        utility=utility, status__in=OPEN, starts_at__gte=midnight, starts_at__lt=next_midnight
+    ).exists()
 
 
 def _feeder_buildings(event: DemandResponseEvent) -> set[int]:

@@ -13,7 +13,7 @@ from jobs.tasks import JOB_TASKS
 from optimization.models import DemandResponseEvent, EventStatus, OptimizationRun
 from optimization.services.events import EventError, event_propose
 from optimization.services.planning import Z90, event_optimize
-from optimization.services.revisit import event_revisit, events_due_for_revisit
+from optimization.services.revisit import day_of_call, event_revisit, events_due_for_revisit
 from tests.optimization.conftest import (
     EVENT_DAY,
     daily_profile,
@@ -212,7 +212,7 @@ def test_the_hourly_job_queues_a_revisit_for_each_event_due(grid):
     done = job_execute(job_id=job.pk, work=JOB_TASKS["optimization.revisit_due"])
     assert done.status == JobRun.Status.SUCCEEDED, done.error
     queued = JobRun.objects.get(kind="optimization.revisit")
-    assert done.result == {"queued": [queued.pk]}
+    assert done.result == {"queued": [queued.pk], "day_of_calls": []}
     assert queued.params == {"event_id": event.pk}
 
 
@@ -232,3 +232,82 @@ def test_a_revisit_on_the_day_reads_only_the_hours_already_read(grid):
     assert result["forecast_ratio"] == pytest.approx(1 / 1.08)
     event.refresh_from_db()
     assert event.revisited_at == at(10)
+
+
+def test_a_day_the_forecast_missed_gets_an_event_called_on_the_day(grid):
+    # given: a day 10 kW above HIGH at its peak, whose day-ahead forecast ran 8 % low
+    # everywhere, so that it called no event
+    need_on_the_day(grid, 10.0)
+    morning_of_the_event(grid, forecast_high_by=-0.08)
+    utility = grid["utility"]
+    total = sum(daily_profile(b.curtailable_kw) for b in grid["buildings"])
+    high = utility.capacity_kw * utility.high_strain_pct / 100.0
+    assert (0.92 * total).max() < high < total.max()
+    # when: the morning's readings are in at 10:05
+    result = day_of_call(utility=utility, now=at(10))
+    # then: the hours left that reach HIGH are called, around the peak, for their excess
+    event = DemandResponseEvent.objects.get(pk=result["event_id"])
+    assert result["forecast_ratio"] == pytest.approx(1 / 0.92)
+    above = np.flatnonzero(total >= high)
+    window = (event.starts_at.hour, event.ends_at.hour)
+    assert window[0] >= 11
+    assert window[0] <= int(total.argmax()) < window[1]
+    assert set(range(*window)) <= set(above)
+    assert event.target_kw == pytest.approx(total.max() - high, abs=0.01)
+    assert event.status == EventStatus.PROPOSED
+    assert event.source == DemandResponseEvent.Source.GRID_STATUS
+    assert event.strain == DemandResponseEvent.Strain.HIGH
+    # its target already reads the morning: it is not revisited, and its history says why
+    assert event.revisited_at == at(10)
+    note = event.transitions.get(note__startswith="Called on the day").note
+    assert "-8.0% off" in note
+    # a second look finds the day called
+    again = day_of_call(utility=utility, now=at(11))
+    assert again["event_id"] is None
+    assert "has an event" in again["reason"]
+    assert DemandResponseEvent.objects.count() == 1
+
+
+def test_a_morning_that_reads_as_forecast_calls_nothing(grid):
+    need_on_the_day(grid, -5.0)  # the day stays 5 kW under HIGH, as forecast
+    morning_of_the_event(grid, forecast_high_by=0.0)
+    result = day_of_call(utility=grid["utility"], now=at(10))
+    assert result["event_id"] is None
+    assert result["forecast_ratio"] == pytest.approx(1.0)
+    assert "no hour left today reaches HIGH" in result["reason"]
+    assert not DemandResponseEvent.objects.exists()
+    # and a day without a forecast has none to correct
+    with pytest.raises(EventError, match="No complete forecast of 2026-07-14"):
+        day_of_call(utility=grid["utility"], now=at(10) - timedelta(days=1))
+
+
+def test_the_hourly_job_checks_each_day_without_an_event_once(grid, settings):
+    settings.EVENT_REVISIT_HOUR = 10
+    need_on_the_day(grid, 10.0)
+    morning_of_the_event(grid, forecast_high_by=-0.08)
+
+    def hourly(hour: int) -> dict:
+        job = JobRun.objects.create(
+            kind="optimization.revisit_due", params={"now": at(hour).isoformat()}
+        )
+        done = job_execute(job_id=job.pk, work=JOB_TASKS["optimization.revisit_due"])
+        assert done.status == JobRun.Status.SUCCEEDED, done.error
+        return done.result
+
+    # before the hour: nothing; from it, one call for the day
+    assert hourly(9) == {"queued": [], "day_of_calls": []}
+    first = hourly(10)["day_of_calls"]
+    assert len(first) == 1
+    assert hourly(11)["day_of_calls"] == []  # queued already
+    call = JobRun.objects.get(pk=first[0])
+    assert call.params["utility_id"] == grid["utility"].pk
+    # when: it runs
+    done = job_execute(job_id=call.pk, work=JOB_TASKS["optimization.day_of_call"])
+    assert done.status == JobRun.Status.SUCCEEDED, done.error
+    # then: the event is called and queued for planning
+    event = DemandResponseEvent.objects.get(pk=done.result["event_id"])
+    planning = JobRun.objects.get(kind="optimization.optimize")
+    assert planning.pk == done.result["planning_job_id"]
+    assert planning.params == {"event_id": event.pk}
+    # and the day has an event now: nothing more is due
+    assert hourly(12)["day_of_calls"] == []
