@@ -145,18 +145,37 @@ def event_cancel(*, event: DemandResponseEvent, user=None, reason: str = "") -> 
 MAX_PROPOSED_WINDOW_H = 4
 
 
+# The hours of the day whose past forecast error sets how far a day-ahead target looks beyond
+# the forecast: the afternoon, where the strain is.
+DAY_AHEAD_ERROR_HOURS = slice(12, 20)
+
+
 def event_propose_from_grid(*, run, user=None) -> DemandResponseEvent | None:
-    """Propose an event from a forecast run's grid status: the window is the HIGH or CRITICAL
-    hours around the forecast peak (at most MAX_PROPOSED_WINDOW_H), the target the kW that brings
-    the forecast under the HIGH threshold there. None when the grid stays NORMAL, or when an
-    open event already covers the peak."""
+    """Propose an event from a forecast run whose grid status is HIGH or CRITICAL somewhere:
+    the window is the hours around the forecast peak (at most MAX_PROPOSED_WINDOW_H) where the
+    forecast's P90 reaches HIGH, the target the kW that brings that P90 under it. The P90 is of
+    the error common to the whole utility, which its last days show (revisit.remaining_error_sd
+    of the day-ahead forecast; the grid status's own P90 takes buildings' errors as independent
+    and is far too narrow for a system); with too few days, the forecast itself. None when the
+    grid stays NORMAL, or when an open event already covers the peak."""
     from forecasting.models import GridStatus, GridStatusHour
 
+    # Those read the utility's last days, and call in here.
+    from .planning import Z90
+    from .revisit import remaining_error_sd
+
     hours = list(GridStatusHour.objects.filter(run=run, feeder__isnull=True).order_by("starts_at"))
-    excess = [hour.kw_above_high if hour.level != GridStatus.NORMAL else -1.0 for hour in hours]
-    found = peak_window(np.array(excess), MAX_PROPOSED_WINDOW_H) if hours else None
-    if found is None:
+    if not any(hour.level != GridStatus.NORMAL for hour in hours):
         return None
+    error = remaining_error_sd(
+        utility=run.utility, before=run.day, morning=None, hours=DAY_AHEAD_ERROR_HOURS
+    )
+    uplift = 1.0 + Z90 * (error or 0.0)
+    excess = np.array(
+        [hour.forecast_kw * uplift - hour.capacity_kw * run.utility.high_strain_pct / 100.0
+         for hour in hours]
+    )  # fmt: skip
+    found = peak_window(excess, MAX_PROPOSED_WINDOW_H)
     window = hours[found[0] : found[1]]
     starts_at, ends_at = window[0].starts_at, window[-1].starts_at + timedelta(hours=1)
     clash = DemandResponseEvent.objects.filter(
@@ -164,11 +183,20 @@ def event_propose_from_grid(*, run, user=None) -> DemandResponseEvent | None:
     ).first()
     if clash:
         return None
-    critical = any(hour.level == GridStatus.CRITICAL for hour in window)
-    return event_propose(
-        utility=run.utility, starts_at=starts_at, ends_at=ends_at,
-        target_kw=round(max(hour.kw_above_high for hour in window), 3),
+    kw = float(excess[found[0] : found[1]].max())
+    critical = kw >= window[0].capacity_kw * (
+        run.utility.critical_strain_pct - run.utility.high_strain_pct
+    ) / 100.0 or any(hour.level == GridStatus.CRITICAL for hour in window)
+    event = event_propose(
+        utility=run.utility, starts_at=starts_at, ends_at=ends_at, target_kw=round(kw, 3),
         source=DemandResponseEvent.Source.GRID_STATUS,
         strain=DemandResponseEvent.Strain.CRITICAL if critical else DemandResponseEvent.Strain.HIGH,
         simulated=starts_at <= timezone.now(), user=user,
     )  # fmt: skip
+    if error:
+        EventTransition.objects.create(
+            event=event, from_status=event.status, to_status=event.status, by=event.created_by,
+            note=f"Target on the forecast's P90: its last days' afternoons were off by {error:.1%} "
+            "of load (one sd) for the whole utility.",
+        )  # fmt: skip
+    return event

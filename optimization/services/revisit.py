@@ -226,23 +226,28 @@ def _local_hours(day: date, tz: ZoneInfo, start: int, end: int) -> tuple[datetim
     return datetime(day.year, day.month, day.day, start, tzinfo=tz), midnight + timedelta(hours=end)
 
 
-def remaining_error_sd(*, utility, before, morning: slice, hours: slice) -> float | None:
+def remaining_error_sd(*, utility, before, morning: slice | None, hours: slice) -> float | None:
     """How far the utility's forecast of `hours` (local) is still off, one sd as a share of
-    load, once corrected by the readings of the `morning` hours (mv.comparison_ratio), over its
-    last REMAINING_ERROR_DAYS days before `before` with a complete forecast and readings, on
-    the total of planning.sampled_buildings. None under REMAINING_ERROR_MIN_DAYS such days."""
+    load, once corrected by the readings of the `morning` hours (mv.comparison_ratio; None: the
+    day-ahead forecast as it was), over its last REMAINING_ERROR_DAYS days before `before` with
+    a complete forecast and readings, on the total of planning.sampled_buildings. None under
+    REMAINING_ERROR_MIN_DAYS such days."""
     ids = sampled_buildings(utility)
     errors = []
     for back in range(1, REMAINING_ERROR_DAYS + 1):
         _, predicted, actual = forecast_and_readings(
             utility, before - timedelta(days=back), ids.tolist()
         )
-        read = np.isfinite(actual[:, morning]).all(axis=1) & np.isfinite(actual[:, hours]).all(
-            axis=1
-        )
+        read = np.isfinite(actual[:, hours]).all(axis=1)
+        if morning is not None:
+            read &= np.isfinite(actual[:, morning]).all(axis=1)
         if not read.any() or predicted[read, hours].sum() <= 0:
             continue
-        ratio = mv.comparison_ratio(predicted[read, morning], actual[read, morning])
+        ratio = (
+            1.0
+            if morning is None
+            else mv.comparison_ratio(predicted[read, morning], actual[read, morning])
+        )
         errors.append(actual[read, hours].sum() / (predicted[read, hours].sum() * ratio) - 1.0)
     if len(errors) < REMAINING_ERROR_MIN_DAYS:
         return None

@@ -90,3 +90,27 @@ def need_on_the_day(grid, kw: float) -> None:
     utility = grid["utility"]
     utility.capacity_kw = (peak - kw) / 0.8
     utility.save()
+
+
+def past_days_off(grid, by: float, from_hour: int, days: int = 10) -> np.ndarray:
+    """The last `days` days before EVENT_DAY, each forecast as every building's usual day and
+    read `by` off it (high and low by turns) from `from_hour` on; the usual days, (b, 24)."""
+    buildings = grid["buildings"]
+    profiles = np.stack([daily_profile(b.curtailable_kw) for b in buildings])
+    for back in range(1, days + 1):
+        day = EVENT_DAY - timedelta(days=back)
+        off = by if back % 2 else -by
+        meter_days_upsert(
+            building_ids=np.array([b.pk for b in buildings]), days=[day] * len(buildings),
+            kwh=profiles * np.where(np.arange(24) >= from_hour, 1 + off, 1.0), origin="uploaded",
+        )  # fmt: skip
+        run = ForecastRun.objects.create(
+            utility=grid["utility"], day=day, status=ForecastRun.Status.COMPLETE, chunks_total=1
+        )
+        for building, p50 in zip(buildings, profiles.astype("<f4"), strict=True):
+            BuildingForecast.objects.create(
+                run=run, building=building, method=BuildingForecast.Method.LSTM,
+                p10_kw=p50.tobytes(), p50_kw=p50.tobytes(), p90_kw=p50.tobytes(),
+                mean_kw=p50.tobytes(), peak_p50_kw=float(p50.max()),
+            )  # fmt: skip
+    return profiles

@@ -12,6 +12,8 @@ from jobs.tasks import JOB_TASKS
 from optimization import tasks  # noqa: F401 -- registers the job kinds
 from optimization.models import DemandResponseEvent
 from optimization.services.events import event_propose_from_grid
+from optimization.services.planning import Z90
+from tests.optimization.conftest import past_days_off
 
 pytestmark = pytest.mark.django_db
 DAY = date(2026, 7, 15)
@@ -24,10 +26,10 @@ def grid_run(utility, levels: dict[int, tuple[str, float]]) -> ForecastRun:
     )
     start = datetime(DAY.year, DAY.month, DAY.day, tzinfo=ZoneInfo("UTC"))
     for hour in range(24):
-        level, above = levels.get(hour, ("NORMAL", 0.0))
+        level, above = levels.get(hour, ("NORMAL", -20.0))  # NORMAL: 20 kW under HIGH
         GridStatusHour.objects.create(
             run=run, starts_at=start + timedelta(hours=hour), forecast_kw=400 + above, p90_kw=450 + above,
-            capacity_kw=500, strain_pct=80 + above / 5, level=level, kw_above_high=above,
+            capacity_kw=500, strain_pct=80 + above / 5, level=level, kw_above_high=max(above, 0.0),
             kw_above_critical=max(above - 35, 0.0),
         )  # fmt: skip
     return run
@@ -46,6 +48,21 @@ def test_strain_proposes_an_event_over_the_strained_hours(grid):
     assert event.simulated  # the day lies in the past of the test run
     # a second look at the same run finds the event there already
     assert event_propose_from_grid(run=run) is None
+
+
+def test_the_target_covers_the_error_the_utilitys_last_days_show(grid):
+    # given: the last ten days' forecasts were 4 % off, either way, all day
+    past_days_off(grid, by=0.04, from_hour=0)
+    # when: a run finds 16:00 40 kW above HIGH, 15:00 and 17:00 10 kW under it
+    run = grid_run(
+        grid["utility"], {15: ("NORMAL", -10.0), 16: ("HIGH", 40.0), 17: ("NORMAL", -10.0)}
+    )
+    event = event_propose_from_grid(run=run)
+    # then: the target brings the P90 of that error under HIGH: 4 % x 1.2816 of 440 kW more
+    assert event.target_kw == pytest.approx(40.0 + 440.0 * Z90 * 0.04, abs=0.01)
+    # and the hours either side, whose P90 (390 kW x 1.0513) reaches HIGH, are in the window
+    assert (event.starts_at.hour, event.ends_at.hour) == (15, 18)
+    assert "4.0% of load" in event.transitions.get(note__startswith="Target on").note
 
 
 def test_a_long_strained_spell_is_capped_at_four_hours_around_the_peak(grid):

@@ -5,8 +5,6 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from forecasting.models import BuildingForecast, ForecastRun
-from forecasting.services.readings import meter_days_upsert
 from jobs.models import JobRun
 from jobs.services import job_execute
 from jobs.tasks import JOB_TASKS
@@ -21,6 +19,7 @@ from tests.optimization.conftest import (
     forecast_for_event_day,
     morning_of_the_event,
     need_on_the_day,
+    past_days_off,
 )
 
 pytestmark = pytest.mark.django_db
@@ -78,24 +77,7 @@ def test_the_revisit_target_covers_the_forecast_error_still_to_come(grid):
     # given: the last ten days' forecasts were right in the morning (to 14:00, which the
     # revisit reads) and 4 % off, either way, after it; the event day needs 20 kW and its
     # forecast runs right
-    buildings = grid["buildings"]
-    profiles = np.stack([daily_profile(b.curtailable_kw) for b in buildings])
-    for back in range(1, 11):
-        day = EVENT_DAY - timedelta(days=back)
-        off = 0.04 if back % 2 else -0.04
-        meter_days_upsert(
-            building_ids=np.array([b.pk for b in buildings]), days=[day] * len(buildings),
-            kwh=profiles * np.where(np.arange(24) >= 14, 1 + off, 1.0), origin="uploaded",
-        )  # fmt: skip
-        run = ForecastRun.objects.create(
-            utility=grid["utility"], day=day, status=ForecastRun.Status.COMPLETE, chunks_total=1
-        )
-        for building, p50 in zip(buildings, profiles.astype("<f4"), strict=True):
-            BuildingForecast.objects.create(
-                run=run, building=building, method=BuildingForecast.Method.LSTM,
-                p10_kw=p50.tobytes(), p50_kw=p50.tobytes(), p90_kw=p50.tobytes(),
-                mean_kw=p50.tobytes(), peak_p50_kw=float(p50.max()),
-            )  # fmt: skip
+    profiles = past_days_off(grid, by=0.04, from_hour=14)
     need_on_the_day(grid, 20.0)
     event = planned_event(grid, target_kw=20.0)
     morning_of_the_event(grid, forecast_high_by=0.0)
