@@ -1,4 +1,4 @@
-from datetime import datetime
+from datetime import date, datetime
 
 from forecasting.models import ForecastRun
 from jobs.models import JobRun
@@ -83,7 +83,9 @@ def day_of_call_job(context: JobContext) -> None:
     utility = Utility.objects.get(pk=context.params["utility_id"])
     now = datetime.fromisoformat(context.params["now"]) if "now" in context.params else None
     with context.commit() as result:
-        result.update(day_of_call(utility=utility, now=now))
+        result.update(
+            day_of_call(utility=utility, now=now, day=date.fromisoformat(context.params["day"]))
+        )
         if result["event_id"] is not None:
             result["planning_job_id"] = job_create(
                 kind="optimization.optimize", params={"event_id": result["event_id"]}

@@ -176,6 +176,8 @@ def event_propose_from_grid(*, run, user=None) -> DemandResponseEvent | None:
          for hour in hours]
     )  # fmt: skip
     found = peak_window(excess, MAX_PROPOSED_WINDOW_H)
+    if found is None:  # the utility's thresholds were raised since the run
+        return None
     window = hours[found[0] : found[1]]
     starts_at, ends_at = window[0].starts_at, window[-1].starts_at + timedelta(hours=1)
     clash = DemandResponseEvent.objects.filter(
@@ -187,16 +189,20 @@ def event_propose_from_grid(*, run, user=None) -> DemandResponseEvent | None:
     critical = kw >= window[0].capacity_kw * (
         run.utility.critical_strain_pct - run.utility.high_strain_pct
     ) / 100.0 or any(hour.level == GridStatus.CRITICAL for hour in window)
-    event = event_propose(
-        utility=run.utility, starts_at=starts_at, ends_at=ends_at, target_kw=round(kw, 3),
-        source=DemandResponseEvent.Source.GRID_STATUS,
-        strain=DemandResponseEvent.Strain.CRITICAL if critical else DemandResponseEvent.Strain.HIGH,
-        simulated=starts_at <= timezone.now(), user=user,
-    )  # fmt: skip
-    if error:
-        EventTransition.objects.create(
-            event=event, from_status=event.status, to_status=event.status, by=event.created_by,
-            note=f"Target on the forecast's P90: its last days' afternoons were off by {error:.1%} "
-            "of load (one sd) for the whole utility.",
+    with transaction.atomic():
+        event = event_propose(
+            utility=run.utility, starts_at=starts_at, ends_at=ends_at, target_kw=round(kw, 3),
+            source=DemandResponseEvent.Source.GRID_STATUS,
+            strain=DemandResponseEvent.Strain.CRITICAL
+            if critical
+            else DemandResponseEvent.Strain.HIGH,
+            simulated=starts_at <= timezone.now(), user=user,
         )  # fmt: skip
+        if error:
+            EventTransition.objects.create(
+                event=event, from_status=event.status, to_status=event.status,
+                by=event.created_by,
+                note=f"Target on the forecast's P90: its last days' afternoons were off by "
+                f"{error:.1%} of load (one sd) for the whole utility.",
+            )  # fmt: skip
     return event

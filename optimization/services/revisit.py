@@ -166,21 +166,29 @@ def morning_read(
     return MorningRead(ratio=ratio, remaining=remaining, load_kw=load)
 
 
-def day_of_call(*, utility, now: datetime | None = None, user=None) -> dict:
+def day_of_call(
+    *, utility, now: datetime | None = None, day: date | None = None, user=None
+) -> dict:
     """The morning's check of a day the day-ahead forecast called no event for: the forecast
     corrected by the morning's readings (morning_read, up to the current hour) and, where the
     hours left today reach the HIGH threshold, an event called for them at the notice that is
     left: the window around their peak (events.peak_window, at most MAX_PROPOSED_WINDOW_H), the
     target the kW above HIGH there, CRITICAL where that reaches the CRITICAL threshold. Its
     target already reads the morning, so it is not revisited. (The season simulator's
-    Season._day_of does the same.) A day with an open event is left to that event's revisit."""
+    Season._day_of does the same.) A day that has had an event, even one cancelled or over, is
+    left to that event's revisit and to the operators (hours curtailed since would read as a
+    forecast error). `day`: the local day the call is for (a job's), nothing done once it is
+    over."""
     now = now or timezone.now()
     tz = ZoneInfo(utility.timezone)
     local_now = now.astimezone(tz)
-    day, earliest = local_now.date(), local_now.hour + 1
-    result = {"day": str(day), "event_id": None}
-    if _has_open_event(utility, day):
-        return {**result, "reason": "the day has an event: its revisit reads the morning"}
+    earliest = local_now.hour + 1
+    result = {"day": str(day or local_now.date()), "event_id": None}
+    if day is not None and day != local_now.date():
+        return {**result, "reason": f"too late: it is {local_now:%Y-%m-%d %H:%M} there"}
+    day = local_now.date()
+    if _has_event(utility, day):
+        return {**result, "reason": "the day has had an event: its revisit reads the morning"}
     read = morning_read(
         utility=utility, day=day, end_before=local_now.hour, hours=slice(earliest, 24)
     )
@@ -197,6 +205,10 @@ def day_of_call(*, utility, now: datetime | None = None, user=None) -> dict:
         utility.capacity_kw * (utility.critical_strain_pct - utility.high_strain_pct) / 100.0
     )
     with transaction.atomic():
+        # Checked again under the utility's lock: another call may have been quicker.
+        Utility.objects.select_for_update().filter(pk=utility.pk).first()
+        if _has_event(utility, day):
+            return {**result, "reason": "the day has had an event: its revisit reads the morning"}
         event = event_propose(
             utility=utility, starts_at=starts_at, ends_at=ends_at, target_kw=round(kw, 3),
             source=DemandResponseEvent.Source.GRID_STATUS,
@@ -333,7 +345,7 @@ def events_due_for_revisit(*, now: datetime | None = None) -> list[DemandRespons
 def days_due_for_a_call(*, now: datetime | None = None) -> list[tuple[Utility, date]]:
     """(utility, local day) for each utility that has reached settings.EVENT_REVISIT_HOUR in
     its own time, with hours of the day still to come, a complete forecast of the day, and no
-    open event on it: the days day_of_call checks (the caller makes sure it does so once)."""
+    event on it: the days day_of_call checks (the caller makes sure it does so once)."""
     now = now or timezone.now()
     due = []
     for utility in Utility.objects.order_by("pk"):
@@ -344,16 +356,16 @@ def days_due_for_a_call(*, now: datetime | None = None) -> list[tuple[Utility, d
         day = local.date()
         if ForecastRun.objects.filter(
             utility=utility, day=day, status=ForecastRun.Status.COMPLETE
-        ).exists() and not _has_open_event(utility, day):
+        ).exists() and not _has_event(utility, day):
             due.append((utility, day))
     return due
 
 
-def _has_open_event(utility, day: date) -> bool:
-    """Whether an open event of the utility starts on its local `day`."""
+def _has_event(utility, day: date) -> bool:
+    """Whether an event of the utility, in any state, starts on its local `day`."""
     midnight, next_midnight = _local_hours(day, ZoneInfo(utility.timezone), 0, 24)
     return DemandResponseEvent.objects.filter(
-        utility=utility, status__in=OPEN, starts_at__gte=midnight, starts_at__lt=next_midnight
+        utility=utility, starts_at__gte=midnight, starts_at__lt=next_midnight
     ).exists()
 
 

@@ -9,8 +9,10 @@ from scipy import special
 from forecasting import compliance
 from optimization import mv
 from optimization.portfolio import (
+    COMFORT_USD_PER_KW_AT_30PCT,
     SYSTEMATIC_SHARE_PRIOR,
     build_problem,
+    comfort_penalty_usd,
     expected_kw,
     synthetic_candidates,
     track_record,
@@ -198,6 +200,13 @@ def test_a_record_read_against_the_models_expectation_corrects_its_whole_bias():
     compliance = np.array([[0.5, 0.5, 0.5], [0.8, 0.7, 0.6], [0.9, 0.8, 0.5]])
     assert expected_kw(np.array([10.0, 20.0, 40.0]), compliance, level) == pytest.approx(
         0.9 * (0.8 * 2.0 + 0.5 * 12.0)
+    )
+
+
+def test_the_comfort_penalty_grows_with_the_square_of_the_depth():
+    penalty = comfort_penalty_usd(np.array([10.0, 10.0, 10.0]), np.array([10.0, 20.0, 30.0]), 2.0)
+    np.testing.assert_allclose(
+        penalty, COMFORT_USD_PER_KW_AT_30PCT * 10.0 * 2.0 * np.array([1, 4, 9]) / 9
     )
 
 

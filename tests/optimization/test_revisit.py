@@ -9,9 +9,14 @@ from jobs.models import JobRun
 from jobs.services import job_execute
 from jobs.tasks import JOB_TASKS
 from optimization.models import DemandResponseEvent, EventStatus, OptimizationRun
-from optimization.services.events import EventError, event_propose
+from optimization.services.events import EventError, event_cancel, event_propose
 from optimization.services.planning import Z90, event_optimize
-from optimization.services.revisit import day_of_call, event_revisit, events_due_for_revisit
+from optimization.services.revisit import (
+    day_of_call,
+    days_due_for_a_call,
+    event_revisit,
+    events_due_for_revisit,
+)
 from tests.optimization.conftest import (
     EVENT_DAY,
     daily_profile,
@@ -246,7 +251,7 @@ def test_a_day_the_forecast_missed_gets_an_event_called_on_the_day(grid):
     # a second look finds the day called
     again = day_of_call(utility=utility, now=at(11))
     assert again["event_id"] is None
-    assert "has an event" in again["reason"]
+    assert "has had an event" in again["reason"]
     assert DemandResponseEvent.objects.count() == 1
 
 
@@ -293,3 +298,28 @@ def test_the_hourly_job_checks_each_day_without_an_event_once(grid, settings):
     assert planning.params == {"event_id": event.pk}
     # and the day has an event now: nothing more is due
     assert hourly(12)["day_of_calls"] == []
+
+
+def test_a_day_is_due_for_a_call_by_the_utilitys_own_clock_until_it_has_an_event(grid, settings):
+    # given: a utility on Pacific time (UTC-7 in July) with a forecast of the day
+    settings.EVENT_REVISIT_HOUR = 10
+    utility = grid["utility"]
+    utility.timezone = "America/Los_Angeles"
+    utility.save(update_fields=["timezone"])
+    forecast_for_event_day(grid, high_by=0.0)
+    # then: due from 10:00 there, 17:00 UTC
+    assert days_due_for_a_call(now=at(16)) == []
+    assert days_due_for_a_call(now=at(17)) == [(utility, EVENT_DAY)]
+    # a call made for the day does nothing once the day is over there
+    late = day_of_call(utility=utility, now=at(7) + timedelta(days=1), day=EVENT_DAY)
+    assert late["event_id"] is None
+    assert "too late" in late["reason"]
+    # and a day that has had an event, even one since cancelled, is not called again
+    starts = datetime(EVENT_DAY.year, EVENT_DAY.month, EVENT_DAY.day, 22, tzinfo=UTC)  # 15:00
+    event = event_propose(
+        utility=utility, starts_at=starts, ends_at=starts + timedelta(hours=2), target_kw=5.0,
+        simulated=True,
+    )  # fmt: skip
+    event_cancel(event=event, reason="called by mistake")
+    assert days_due_for_a_call(now=at(17)) == []
+    assert "has had an event" in day_of_call(utility=utility, now=at(17))["reason"]
