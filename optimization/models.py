@@ -6,6 +6,8 @@ from django.db.models import F, Q
 
 from stakeholders.models import Building, Feeder, Utility
 
+from . import mv
+
 
 class EventStatus(models.TextChoices):
     PROPOSED = "proposed", "Proposed"
@@ -173,9 +175,12 @@ class Recommendation(models.Model):
     )
     delivered_vs_forecast_kw = models.FloatField(null=True, blank=True)
 
-    class Settlement(models.TextChoices):
-        FORECAST = "forecast", "Forecast counterfactual, corrected by the comparison group"
-        X_OF_Y = "x_of_y", "10-of-10 baseline with day-of adjustment"
+    class Settlement(models.TextChoices):  # mv.verify chooses
+        FORECAST = (
+            mv.SETTLED_ON_FORECAST,
+            "Forecast counterfactual, corrected by the comparison group",
+        )
+        X_OF_Y = mv.SETTLED_ON_X_OF_Y, "10-of-10 baseline with day-of adjustment"
 
     settled_on = models.CharField(
         max_length=16, choices=Settlement.choices, blank=True,

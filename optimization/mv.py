@@ -195,20 +195,30 @@ def baseline_error_sd(
     return float(np.std(window, ddof=1) * np.sqrt(1.0 + 1.0 / days.size))
 
 
+# Which baseline a building's delivered kW is settled on (Recommendation.Settlement's values).
+SETTLED_ON_FORECAST = "forecast"
+SETTLED_ON_X_OF_Y = "x_of_y"
+
+
 @dataclass(frozen=True)
 class Verification:
-    baseline_kw: float  # mean over the window
+    baseline_kw: float  # the X-of-Y baseline, mean over the window
     actual_kw: float
-    delivered_kw: float
-    complied: bool
-    delivered_vs_forecast_kw: float | None
+    delivered_kw: float  # against the X-of-Y baseline
+    delivered_vs_forecast_kw: float | None  # against the corrected forecast, where there is one
+    settled_on: str  # SETTLED_ON_FORECAST where there is a forecast, else SETTLED_ON_X_OF_Y
+    settled_kw: float  # delivered kW as settled
+    complied: bool  # as settled
 
 
-def complies(delivered_kw: float | None, requested_kw: float) -> bool | None:
-    """Whether a building delivered at least COMPLY_SHARE of its ask (None: not measured)."""
+def complies(delivered_kw, requested_kw):
+    """Whether a building delivered at least COMPLY_SHARE of its ask: a bool, or elementwise
+    over arrays (None: not measured)."""
     if delivered_kw is None:
         return None
-    return bool(requested_kw > 0 and delivered_kw >= COMPLY_SHARE * requested_kw)
+    requested = np.asarray(requested_kw, float)
+    met = (requested > 0) & (np.asarray(delivered_kw, float) >= COMPLY_SHARE * requested)
+    return bool(met) if met.ndim == 0 else met
 
 
 def verify(
@@ -218,12 +228,19 @@ def verify(
     requested_kw: float,
     forecast: np.ndarray | None = None,
 ) -> Verification:
-    """Delivered kW against the X-of-Y baseline (and against the forecast, when given)."""
+    """Delivered kW against the X-of-Y baseline and, when given, against the forecast
+    counterfactual (corrected for the day's shared error), which then settles: events fall on
+    the hottest days, when the ten days before run well below the day (in the season simulator
+    the 10-of-10 baseline, day-of adjusted, read our events at -1.1x what was delivered)."""
     delivered = float(np.mean(baseline - actual))
+    versus_forecast = None if forecast is None else float(np.mean(forecast - actual))
+    settled = delivered if versus_forecast is None else versus_forecast
     return Verification(
         baseline_kw=float(np.mean(baseline)),
         actual_kw=float(np.mean(actual)),
         delivered_kw=delivered,
-        complied=complies(delivered, requested_kw),
-        delivered_vs_forecast_kw=None if forecast is None else float(np.mean(forecast - actual)),
+        delivered_vs_forecast_kw=versus_forecast,
+        settled_on=SETTLED_ON_X_OF_Y if versus_forecast is None else SETTLED_ON_FORECAST,
+        settled_kw=settled,
+        complied=complies(settled, requested_kw),
     )

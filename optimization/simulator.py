@@ -395,7 +395,7 @@ class Season:
             int(plan.comparison.sum()), plan.busy,
         )  # fmt: skip
         noise_sd = plan.noise_sd[asked]
-        verified = measured >= mv.COMPLY_SHARE * requested
+        verified = mv.complies(measured, requested)
         q0, q1 = compliance.label_noise(
             requested, noise_sd, comply_share=mv.COMPLY_SHARE, delivery_share=DELIVERY_SHARE
         )

@@ -34,12 +34,10 @@ def event_verify(*, event: DemandResponseEvent, user=None) -> dict:
 
     Where the day had a forecast, each building's forecast counterfactual, corrected for the
     day's shared forecast error by what the event did not touch (the plan's comparison group,
-    or the buildings not asked and the hours before the event), settles; the X-of-Y baseline is
-    kept beside it, and settles where there is no forecast. Events fall on the hottest days,
-    when the ten days before run well below the day: in the season simulator the 10-of-10
-    baseline, day-of adjusted, read our events at -1.1x what was delivered (the corrected
-    forecast: +1 %, sd 7 %). Each settled figure keeps how far its baseline is likely off, so
-    that the compliance model knows how noisy each outcome is."""
+    or the buildings not asked and the hours before the event), settles (mv.verify); the X-of-Y
+    baseline is kept beside it, and settles where there is no forecast. Each settled figure
+    keeps how far its baseline is likely off, so that the compliance model knows how noisy
+    each outcome is."""
     if event.status != EventStatus.COMPLETED:
         raise EventError(
             f"Event #{event.pk} is {event.get_status_display().lower()}; verify it once completed."
@@ -103,26 +101,25 @@ def event_verify(*, event: DemandResponseEvent, user=None) -> dict:
                 baseline=baseline, actual=actual, requested_kw=rec.requested_kw,
                 forecast=counterfactual,
             )  # fmt: skip
-            sd = mv.baseline_error_sd(history, eligible, first_hour, last_hour)
-            settled_on, delivered = Recommendation.Settlement.X_OF_Y, check.delivered_kw
-            if counterfactual is not None:
-                settled_on, delivered = (
-                    Recommendation.Settlement.FORECAST,
-                    check.delivered_vs_forecast_kw,
-                )
-                sd = float(window_sd[position]) if np.isfinite(window_sd[position]) else sd
+            # How far the settled baseline is likely off: the forecast's own spread where it
+            # settles and has one, else the X-of-Y baseline's.
+            sd = (
+                float(window_sd[position])
+                if check.settled_on == mv.SETTLED_ON_FORECAST and np.isfinite(window_sd[position])
+                else mv.baseline_error_sd(history, eligible, first_hour, last_hour)
+            )
             Recommendation.objects.filter(pk=rec.pk).update(
                 baseline_kw=check.baseline_kw,
                 baseline_sd_kw=sd,
-                delivered_kw=delivered,
-                complied=mv.complies(delivered, rec.requested_kw),
-                settled_on=settled_on,
+                delivered_kw=check.settled_kw,
+                complied=check.complied,
+                settled_on=check.settled_on,
                 forecast_baseline_kw=None
                 if counterfactual is None
                 else float(np.mean(counterfactual)),
                 delivered_vs_forecast_kw=check.delivered_vs_forecast_kw,
             )
-            delivered_total += delivered
+            delivered_total += check.settled_kw
             verified += 1
         event_transition(
             event=event, to=EventStatus.VERIFIED, user=user,

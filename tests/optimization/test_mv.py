@@ -50,11 +50,25 @@ def test_verify_measures_delivered_kw_and_compliance():
         forecast=np.array([11.0, 11.0]),
     )  # fmt: skip
     assert check.delivered_kw == pytest.approx(2.5)
-    assert check.complied  # 2.5 >= 0.8 x 3.0
     assert check.delivered_vs_forecast_kw == pytest.approx(3.5)
-    assert not mv.verify(
-        baseline=np.array([10.0]), actual=np.array([8.0]), requested_kw=3.0
-    ).complied
+    # the forecast settles where there is one
+    assert check.settled_on == mv.SETTLED_ON_FORECAST
+    assert check.settled_kw == pytest.approx(3.5)
+    assert check.complied  # 3.5 >= 0.8 x 3.0
+    without = mv.verify(baseline=np.array([10.0]), actual=np.array([8.0]), requested_kw=3.0)
+    assert without.settled_on == mv.SETTLED_ON_X_OF_Y
+    assert not without.complied  # 2.0 < 0.8 x 3.0
+    # a forecast that reads less than the X-of-Y baseline decides against it
+    lower = mv.verify(
+        baseline=np.array([10.0]), actual=np.array([7.0]), requested_kw=3.0,
+        forecast=np.array([8.0]),
+    )  # fmt: skip
+    assert lower.delivered_kw == pytest.approx(3.0)
+    assert not lower.complied  # 1.0 against the forecast
+    # and elementwise, as the season simulator reads its asks
+    np.testing.assert_array_equal(
+        mv.complies(np.array([2.5, 2.3, 1.0]), np.array([3.0, 3.0, 0.0])), [True, False, False]
+    )
 
 
 def test_the_weather_matched_baseline_uses_the_days_of_closest_temperature():
