@@ -158,17 +158,22 @@ def plan_record(*, utility) -> TrackRecord:
     return track_record(expected, delivered, [sd or 0.0 for sd in own])
 
 
+def latest_run(utility, day: date) -> ForecastRun | None:
+    """The utility's latest complete forecast run of `day`."""
+    return (
+        ForecastRun.objects.filter(utility=utility, day=day, status=ForecastRun.Status.COMPLETE)
+        .order_by("-created_at")
+        .first()
+    )
+
+
 def forecast_and_readings(
     utility, day, building_ids=None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(ids, P50, readings) of the buildings (only `building_ids`, where given) with a P50 for
     `day` in the day's latest complete forecast run of the utility: ids sorted, P50 and
     readings (n, 24) kW, NaN where an hour is not read. Empty without a run."""
-    run = (
-        ForecastRun.objects.filter(utility=utility, day=day, status=ForecastRun.Status.COMPLETE)
-        .order_by("-created_at")
-        .first()
-    )
+    run = latest_run(utility, day)
     rows = (
         BuildingForecast.objects.none() if run is None else BuildingForecast.objects.filter(run=run)
     )
@@ -221,41 +226,40 @@ def comparison_ratio_sd(*, utility, before: date, hours: int) -> tuple[float, fl
     return mv.ratio_sd(differences, hours), float(np.mean(sizes)) if len(sizes) >= 2 else 1.0
 
 
-def _forecast_spread(event: DemandResponseEvent, buildings: list[Building]):
-    """Per building: the forecast's hourly sd over the window (a default share of curtailable
-    kW where the forecast has no P10-P90), whether that sd is the forecast's own, the P50 over
-    the window (None without a forecast run); and the feeder targets from grid status."""
-    day, first_hour, last_hour = _local_window(event)
+def _forecast_spread(event: DemandResponseEvent, buildings: list[Building], run):
+    """Per building, from the forecast `run` of the event's day: the forecast's hourly sd over
+    the window (a default share of curtailable kW where the forecast has no P10-P90), whether
+    that sd is the forecast's own, and the P50 over the window (None without a run)."""
+    _, first_hour, last_hour = _local_window(event)
     sd = np.array([DEFAULT_FORECAST_SD_SHARE * b.curtailable_kw for b in buildings])
     known = np.zeros(len(buildings), dtype=bool)
-    run = (
-        ForecastRun.objects.filter(
-            utility=event.utility, day=day, status=ForecastRun.Status.COMPLETE
-        )
-        .order_by("-created_at")
-        .first()
-    )
-    feeder_excess: dict[int, float] = {}
-    load = None
-    if run is not None:
-        position = {b.pk: i for i, b in enumerate(buildings)}
-        load = np.zeros(len(buildings))
-        for building_id, p10, p50, p90 in BuildingForecast.objects.filter(
-            run=run, building_id__in=list(position)
-        ).values_list("building_id", "p10_kw", "p50_kw", "p90_kw"):
-            window = slice(first_hour, last_hour)
-            low, mid, high = (np.frombuffer(bytes(q), "<f4") for q in (p10, p50, p90))
-            if low.size >= last_hour and high.size >= last_hour:
-                sd[position[building_id]] = float(np.mean(high[window] - low[window])) / (2 * Z90)
-                known[position[building_id]] = True
-            if mid.size >= last_hour:
-                load[position[building_id]] = float(mid[window].mean())
-        window = (event.starts_at, event.ends_at)
-        for feeder_id, excess in GridStatusHour.objects.filter(
-            run=run, feeder__isnull=False, starts_at__gte=window[0], starts_at__lt=window[1]
-        ).values_list("feeder_id", "kw_above_high"):
-            feeder_excess[feeder_id] = max(feeder_excess.get(feeder_id, 0.0), excess)
-    return sd, known, load, feeder_excess
+    if run is None:
+        return sd, known, None
+    position = {b.pk: i for i, b in enumerate(buildings)}
+    load = np.zeros(len(buildings))
+    window = slice(first_hour, last_hour)
+    for building_id, p10, p50, p90 in BuildingForecast.objects.filter(
+        run=run, building_id__in=list(position)
+    ).values_list("building_id", "p10_kw", "p50_kw", "p90_kw"):
+        low, mid, high = (np.frombuffer(bytes(q), "<f4") for q in (p10, p50, p90))
+        if low.size >= last_hour and high.size >= last_hour:
+            sd[position[building_id]] = float(np.mean(high[window] - low[window])) / (2 * Z90)
+            known[position[building_id]] = True
+        if mid.size >= last_hour:
+            load[position[building_id]] = float(mid[window].mean())
+    return sd, known, load
+
+
+def _feeder_excess(event: DemandResponseEvent, run) -> dict[int, float]:
+    """Per feeder, the most kW above HIGH its grid status in `run` has over the event's window."""
+    excess: dict[int, float] = {}
+    if run is None:
+        return excess
+    for feeder_id, kw in GridStatusHour.objects.filter(
+        run=run, feeder__isnull=False, starts_at__gte=event.starts_at, starts_at__lt=event.ends_at
+    ).values_list("feeder_id", "kw_above_high"):
+        excess[feeder_id] = max(excess.get(feeder_id, 0.0), kw)
+    return excess
 
 
 def asked_on(utility, day: date) -> set[int]:
@@ -333,7 +337,9 @@ def event_optimize(
     k = len(DEPTH_LEVELS_PCT)
     model_planned = np.clip(share / DELIVERY_SHARE, 0.0, 1.0).reshape(len(buildings), k)
     planned = np.clip(model_planned * (1 + record.bias), 0.0, 1.0)
-    sd, _, load, feeder_excess = _forecast_spread(event, buildings)
+    forecast_run = latest_run(event.utility, _local_window(event)[0])
+    sd, _, load = _forecast_spread(event, buildings, forecast_run)
+    feeder_excess = _feeder_excess(event, forecast_run)
     feeders = sorted({b.feeder_id for b in buildings if b.feeder_id})
     feeder_index = {f: i for i, f in enumerate(feeders)}
     month = _month_counts(event, ids)

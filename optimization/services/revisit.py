@@ -11,7 +11,6 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from forecasting.models import ForecastRun
 from stakeholders.models import Utility
 
 from .. import mv
@@ -30,6 +29,7 @@ from .planning import (
     _local_window,
     event_optimize,
     forecast_and_readings,
+    latest_run,
     sampled_buildings,
 )
 
@@ -354,9 +354,7 @@ def days_due_for_a_call(*, now: datetime | None = None) -> list[tuple[Utility, d
         if not settings.EVENT_REVISIT_HOUR <= local.hour < 23:
             continue
         day = local.date()
-        if ForecastRun.objects.filter(
-            utility=utility, day=day, status=ForecastRun.Status.COMPLETE
-        ).exists() and not _has_event(utility, day):
+        if latest_run(utility, day) is not None and not _has_event(utility, day):
             due.append((utility, day))
     return due
 

@@ -23,6 +23,7 @@ from .planning import (
     _local_window,
     asked_that_day,
     forecast_and_readings,
+    latest_run,
 )
 
 HISTORY_DAYS = 20
@@ -74,7 +75,9 @@ def event_verify(*, event: DemandResponseEvent, user=None) -> dict:
     # The forecast's own error over the window, per building, from its P10-P90 (an hour's,
     # taken for the window's: a forecast's errors run on from hour to hour, as planning takes
     # them too).
-    hourly_sd, known, _, _ = _forecast_spread(event, [rec.building for rec in recommendations])
+    hourly_sd, known, _ = _forecast_spread(
+        event, [rec.building for rec in recommendations], latest_run(event.utility, day)
+    )
     window_sd = np.where(known, hourly_sd, np.nan)
     delivered_total, verified, unverifiable = 0.0, 0, 0
     with transaction.atomic():
