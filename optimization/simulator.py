@@ -229,7 +229,9 @@ class Season:
                     float((system[start:end] - threshold).max()), np.full(n, cfg.notice_h), eps,
                 )  # fmt: skip
             if cfg.day_of_hour is not None:
-                plan = self._day_of(strategy, learnt, actual, day, forecast, threshold, plan, eps)
+                plan, updated = self._day_of(
+                    strategy, learnt, actual, day, forecast, threshold, plan, eps
+                )
             asked = np.zeros(0, dtype=np.int64) if plan is None else np.flatnonzero(plan.level)
             if asked.size:
                 self._event(strategy, plan, learnt, day, forecast, actual, depths, rng, result)
@@ -240,8 +242,8 @@ class Season:
             quiet = np.ones(n, dtype=bool)
             quiet[asked] = False
             if cfg.day_of_hour is not None and asked.size:
-                # HIGH hours next to the window: events of their own, at short notice.
-                updated = self._updated(day, forecast, actual)
+                # HIGH hours next to the window: events of their own, at short notice (on the
+                # morning's forecast, read before anyone was curtailed).
                 for start, end in runs_next_to(
                     updated - threshold, plan.start, plan.end, cfg.day_of_hour + 1
                 ):
@@ -344,33 +346,34 @@ class Season:
         """The plan revisited at day_of_hour, when the morning's readings show the day's
         shared forecast error (nobody has been asked yet): an event the day-ahead forecast
         missed is called at short notice; a called one gets a new target, met by keeping or
-        releasing the asks made the day before and asking others at short notice."""
+        releasing the asks made the day before and asking others at short notice. Returns the
+        plan and the forecast so updated (Season._updated)."""
         cfg, n = self.config, self.load.shape[0]
         hour = cfg.day_of_hour
         updated = self._updated(day, forecast, actual)
         if plan is None:  # called at short notice, from the next hour on (as day_of_call)
             window = peak_window(updated - threshold, cfg.max_window_h, earliest=hour + 1)
             if window is None:
-                return None
+                return None, updated
             start, end = window
             target = float((updated[start:end] - threshold).max())
             return self._plan(
                 strategy, learnt, actual, forecast, day, start, end, target,
                 np.full(n, float(start - hour)), eps,
-            )  # fmt: skip
+            ), updated  # fmt: skip
         if plan.start <= hour:
-            return plan  # the window opens too soon to change it
+            return plan, updated  # the window opens too soon to change it
         target = float((updated[plan.start : plan.end] - threshold).max())
         if target <= 0:  # not needed after all: every ask is released
             return replace(
                 plan, level=np.zeros(n, dtype=np.int64), released=np.flatnonzero(plan.level),
                 released_depth=np.array(DEPTH_LEVELS_PCT)[plan.level[plan.level > 0] - 1],
-            )  # fmt: skip
+            ), updated  # fmt: skip
         notice = np.where(plan.level > 0, plan.notice, float(plan.start - hour))
         return self._plan(
             strategy, learnt, actual, forecast, day, plan.start, plan.end, target, notice, eps,
             kept=plan.level,
-        )  # fmt: skip
+        ), updated  # fmt: skip
 
     def _updated(self, day, forecast, actual) -> np.ndarray:
         """The system forecast at day_of_hour, corrected by the morning's readings (nobody has

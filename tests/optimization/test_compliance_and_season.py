@@ -228,7 +228,7 @@ def test_a_day_the_forecast_missed_is_called_on_the_day_at_short_notice():
     season, day, truth, forecast, threshold = revisited_day(-0.08)
     assert forecast.sum(axis=0).max() * (1 + 1.2816 * FORECAST_DAY_SD) < threshold
     # when: the morning's readings come in at 6:00
-    plan = season._day_of(
+    plan, _ = season._day_of(
         "blind", _Learnt(len(truth)), season.load.copy(), day, forecast, threshold, None, 0.05
     )
     # then: the event is called, its asks get the hours left before the window as notice
@@ -249,7 +249,7 @@ def test_a_day_the_forecast_overstated_releases_asks_made_the_day_before():
     notice = np.full(len(truth), season.config.notice_h)
     ahead = season._plan("blind", learnt, actual, forecast, day, start, end, target, notice, 0.05)
     # when: the morning shows the forecast 8 % high
-    plan = season._day_of("blind", learnt, actual, day, forecast, threshold, ahead, 0.05)
+    plan, _ = season._day_of("blind", learnt, actual, day, forecast, threshold, ahead, 0.05)
     # then: a smaller target, met by keeping some of the asks at their depth and releasing
     # the rest (their reservations paid); nobody new is asked
     assert plan.target < ahead.target
