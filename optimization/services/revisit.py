@@ -37,6 +37,10 @@ from .planning import (
 # days (at least REMAINING_ERROR_MIN_DAYS of them).
 REMAINING_ERROR_DAYS = 14
 REMAINING_ERROR_MIN_DAYS = 5
+# The morning is read up to the latest hour whose COMPARISON_HOURS before it at least this share
+# of the forecast buildings have sent: where meters report late, the earlier hours of all of
+# them tell the day better than the latest hours of the few that are in.
+MORNING_READ_SHARE = 0.5
 
 REVISABLE = (EventStatus.OPTIMIZED, EventStatus.DISPATCHED)
 
@@ -122,6 +126,7 @@ class MorningRead:
     """A day's forecast as its morning's readings correct it."""
 
     ratio: float  # readings / forecast over the morning's hours (mv.comparison_ratio)
+    hours: slice  # the local hours read
     # The error still to come after such a correction (one sd, a share of load), as the last
     # days show it (remaining_error_sd); None where they are too few to tell.
     remaining: float | None
@@ -131,7 +136,10 @@ class MorningRead:
 
     def note(self) -> str:
         """What the morning said, for an event's history."""
-        return f"the morning's readings put the forecast {1 / self.ratio - 1:+.1%} off" + (
+        return (
+            f"the readings of {self.hours.start:02d}:00-{self.hours.stop:02d}:00 put the forecast "
+            f"{1 / self.ratio - 1:+.1%} off"
+        ) + (
             f"; {self.remaining:.1%} of load may still be to come (one sd, the last days' "
             "error after such a correction), so the target is set on its P90"
             if self.remaining
@@ -143,27 +151,41 @@ def morning_read(
     *, utility, day: date, end_before: int, hours: slice, building_ids=None
 ) -> MorningRead:
     """The day's forecast corrected by the readings of the COMPARISON_HOURS before local hour
-    `end_before`, nobody curtailed in them (mv.comparison_ratio over every building read), with
-    the error still to come over `hours` judged on the utility's last days; the load of
-    `building_ids` only, where given (a feeder's)."""
+    `end_before` (earlier, where most meters have not sent those yet: _read_up_to), nobody
+    curtailed in them (mv.comparison_ratio over every building read), with the error still to
+    come over `hours` judged on the utility's last days after a correction by the same hours;
+    the load of `building_ids` only, where given (a feeder's)."""
     ids, predicted, readings = forecast_and_readings(utility, day)
     if not ids.size:
         raise EventError(f"No complete forecast of {day} for {utility}: nothing to correct.")
     if end_before < 1:
         raise EventError(f"No readings yet for {day}: it has only just begun.")
-    morning = mv.morning_hours(end_before)
-    complete = np.isfinite(readings[:, morning]).all(axis=1)
-    if not complete.any():
+    end = _read_up_to(readings, end_before)
+    if end < 1:
+        wanted = mv.morning_hours(end_before)
         raise EventError(
-            f"No readings yet for {day}, {morning.start:02d}:00-{morning.stop:02d}:00: nothing "
+            f"No readings yet for {day}, {wanted.start:02d}:00-{wanted.stop:02d}:00: nothing "
             "to correct the forecast with."
         )
+    morning = mv.morning_hours(end)
+    complete = np.isfinite(readings[:, morning]).all(axis=1)
     ratio = mv.comparison_ratio(predicted[complete, morning], readings[complete, morning])
     if building_ids is not None:
         predicted = predicted[np.isin(ids, list(building_ids))]
     remaining = remaining_error_sd(utility=utility, before=day, morning=morning, hours=hours)
     load = predicted.sum(axis=0) * ratio * (1.0 + Z90 * (remaining or 0.0))
-    return MorningRead(ratio=ratio, remaining=remaining, load_kw=load)
+    return MorningRead(ratio=ratio, hours=morning, remaining=remaining, load_kw=load)
+
+
+def _read_up_to(readings: np.ndarray, end_before: int) -> int:
+    """The latest hour, at most `end_before`, whose mv.morning_hours before it at least
+    MORNING_READ_SHARE of the buildings have every reading of; 0 where there is none.
+    readings: (n, 24) kW, NaN where an hour is not read."""
+    for end in range(end_before, 0, -1):
+        read = np.isfinite(readings[:, mv.morning_hours(end)]).all(axis=1)
+        if read.mean() >= MORNING_READ_SHARE:
+            return end
+    return 0
 
 
 def day_of_call(

@@ -4,7 +4,10 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
+from django.utils import timezone
 
+from forecasting.models import MeterDay
+from forecasting.services.readings import meter_days_upsert
 from jobs.models import JobRun
 from jobs.services import job_execute
 from jobs.tasks import JOB_TASKS
@@ -323,3 +326,30 @@ def test_a_day_is_due_for_a_call_by_the_utilitys_own_clock_until_it_has_an_event
     event_cancel(event=event, reason="called by mistake")
     assert days_due_for_a_call(now=at(17)) == []
     assert "has had an event" in day_of_call(utility=utility, now=at(17))["reason"]
+
+
+def test_meters_that_report_late_are_read_on_the_hours_most_of_them_have_sent(grid):
+    # given: a day 10 kW above HIGH whose forecast ran 8 % low, and at 10:05 most meters have
+    # sent their readings only up to 08:00 (two of twelve are up to date)
+    need_on_the_day(grid, 10.0)
+    morning_of_the_event(grid, forecast_high_by=-0.08)
+    buildings = grid["buildings"]
+    late = np.stack([daily_profile(b.curtailable_kw) for b in buildings])
+    late[2:, 8:] = np.nan
+    meter_days_upsert(
+        building_ids=np.array([b.pk for b in buildings]), days=[EVENT_DAY] * len(buildings),
+        kwh=late, origin="uploaded",
+    )  # fmt: skip
+    # when: the day is checked
+    result = day_of_call(utility=grid["utility"], now=at(10))
+    # then: it is read on 02:00-08:00, which every meter has sent, and still called
+    assert result["forecast_ratio"] == pytest.approx(1 / 0.92)
+    event = DemandResponseEvent.objects.get(pk=result["event_id"])
+    note = event.transitions.get(note__startswith="Called on the day").note
+    assert "the readings of 02:00-08:00 put the forecast -8.0% off" in note
+    # and a morning that only a few meters have sent is refused, naming the hours it wanted
+    DemandResponseEvent.objects.all().delete()
+    MeterDay.objects.filter(day=EVENT_DAY, building__in=buildings[2:]).delete()
+    with pytest.raises(EventError, match="No readings yet for 2026-07-15, 04:00-10:00"):
+        day_of_call(utility=grid["utility"], now=at(10))
+
