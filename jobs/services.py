@@ -237,6 +237,20 @@ def job_fail(*, job_id: int, error: str) -> bool:
     )
 
 
+def job_fail_unclaimed(*, job_id: int, error: str) -> bool:
+    """Mark a job failed if no delivery has claimed it yet: one whose message never reached a
+    worker. False where one has (it runs, or ran)."""
+    now = timezone.now()
+    return bool(
+        JobRun.objects.filter(pk=job_id, status=JobRun.Status.QUEUED, attempts=0).update(
+            status=JobRun.Status.FAILED,
+            started_at=now,
+            finished_at=now,
+            error=(error or "failed")[:ERROR_MAX_CHARS],
+        )  # fmt: skip
+    )
+
+
 def job_execute(
     *,
     job_id: int,

@@ -353,3 +353,38 @@ def test_meters_that_report_late_are_read_on_the_hours_most_of_them_have_sent(gr
     with pytest.raises(EventError, match="No readings yet for 2026-07-15, 04:00-10:00"):
         day_of_call(utility=grid["utility"], now=at(10))
 
+
+def test_a_day_of_call_that_never_reached_a_worker_is_queued_again(grid, settings):
+    settings.EVENT_REVISIT_HOUR = 10
+    forecast_for_event_day(grid, high_by=0.0)
+    utility = grid["utility"]
+
+    def hourly(hour: int) -> list[int]:
+        job = JobRun.objects.create(
+            kind="optimization.revisit_due", params={"now": at(hour).isoformat()}
+        )
+        done = job_execute(job_id=job.pk, work=JOB_TASKS["optimization.revisit_due"])
+        assert done.status == JobRun.Status.SUCCEEDED, done.error
+        return done.result["day_of_calls"]
+
+    (first,) = hourly(10)
+    # still queued half an hour later: on its way, not queued again
+    JobRun.objects.filter(pk=first).update(queued_at=timezone.now() - timedelta(minutes=30))
+    assert hourly(11) == []
+    # still queued after an hour and a half: its message was lost; failed, and a new call queued
+    JobRun.objects.filter(pk=first).update(queued_at=timezone.now() - timedelta(minutes=90))
+    (second,) = hourly(12)
+    lost = JobRun.objects.get(pk=first)
+    assert lost.status == JobRun.Status.FAILED
+    assert "never reached a worker" in lost.error
+    assert JobRun.objects.get(pk=second).params == {
+        "utility_id": utility.pk,
+        "day": str(EVENT_DAY),
+        "now": at(12).isoformat(),
+    }
+    # a call a worker has taken is never failed as lost, however long it has been
+    JobRun.objects.filter(pk=second).update(
+        status=JobRun.Status.RUNNING, attempts=1, queued_at=timezone.now() - timedelta(hours=3)
+    )
+    assert hourly(13) == []
+    assert JobRun.objects.get(pk=second).status == JobRun.Status.RUNNING
