@@ -200,6 +200,16 @@ def sampled_buildings(utility) -> np.ndarray:
     return np.sort(np.random.default_rng(utility.pk).choice(ids, HISTORY_SAMPLE, replace=False))
 
 
+def past_days(utility, *, before: date, days: int):
+    """For each of the `days` days before `before`, latest first: (day, ids, P50, readings) of
+    planning.sampled_buildings, as forecast_and_readings gives them (empty without a run): what
+    the utility's last days say of its forecast."""
+    ids = sampled_buildings(utility).tolist()
+    for back in range(1, days + 1):
+        day = before - timedelta(days=back)
+        yield (day, *forecast_and_readings(utility, day, ids))
+
+
 def comparison_ratio_sd(*, utility, before: date, hours: int) -> tuple[float, float]:
     """(sd, group): how far verification's comparison group errs in reading a day's forecast
     error over a window of `hours` (one sd, a share of load: a short window errs more) and the
@@ -208,15 +218,12 @@ def comparison_ratio_sd(*, utility, before: date, hours: int) -> tuple[float, fl
     HISTORY_SAMPLE buildings nobody was asked that day read windows of their afternoon
     (mv.halves_difference). (0, 1) without two such days."""
     rng = np.random.default_rng(utility.pk)
-    ids = sampled_buildings(utility)
     differences, sizes = [], []
-    for back in range(1, RATIO_HISTORY_DAYS + 1):
-        day = before - timedelta(days=back)
-        asked = asked_on(utility, day)  # the utility's local day, not the server's
-        quiet = [i for i in ids.tolist() if i not in asked]
-        _, predicted, actual = forecast_and_readings(utility, day, quiet)
-        afternoon = slice(12, 20)
-        complete = np.isfinite(actual[:, afternoon]).all(axis=1)
+    afternoon = slice(12, 20)
+    for day, ids, predicted, actual in past_days(utility, before=before, days=RATIO_HISTORY_DAYS):
+        # Nobody asked that (local) day.
+        quiet = ~np.isin(ids, list(asked_on(utility, day)))
+        complete = quiet & np.isfinite(actual[:, afternoon]).all(axis=1)
         difference = mv.halves_difference(
             predicted[complete, afternoon], actual[complete, afternoon], rng
         )

@@ -30,7 +30,7 @@ from .planning import (
     event_optimize,
     forecast_and_readings,
     latest_run,
-    sampled_buildings,
+    past_days,
 )
 
 # The forecast still to come after the morning's correction is judged on the utility's last
@@ -266,12 +266,8 @@ def remaining_error_sd(*, utility, before, morning: slice | None, hours: slice) 
     day-ahead forecast as it was), over its last REMAINING_ERROR_DAYS days before `before` with
     a complete forecast and readings, on the total of planning.sampled_buildings. None under
     REMAINING_ERROR_MIN_DAYS such days."""
-    ids = sampled_buildings(utility)
     errors = []
-    for back in range(1, REMAINING_ERROR_DAYS + 1):
-        _, predicted, actual = forecast_and_readings(
-            utility, before - timedelta(days=back), ids.tolist()
-        )
+    for _, _, predicted, actual in past_days(utility, before=before, days=REMAINING_ERROR_DAYS):
         read = np.isfinite(actual[:, hours]).all(axis=1)
         if morning is not None:
             read &= np.isfinite(actual[:, morning]).all(axis=1)
