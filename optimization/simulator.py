@@ -43,7 +43,7 @@ from .portfolio import (
     with_comparison_group,
 )
 from .solver import own_sd_kw, solve_fast
-from .windows import peak_window, runs_next_to
+from .windows import MAX_WINDOW_H, peak_window, runs_next_to
 
 FLEXIBLE_SHARE = 0.75
 # The day-ahead forecast's shared error over the afternoon, one sd (FORECAST_DAY_SD): a part
@@ -110,7 +110,7 @@ class SeasonConfig:
     high_pct: float = 90.0
     critical_pct: float = 97.0
     notice_h: float = 18.0
-    max_window_h: int = 6
+    max_window_h: int = MAX_WINDOW_H
     max_events_per_month: int = 8
     warmup_days: int = 14
     # The plan is revisited at this hour with the morning's readings, as the product does at

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+# An event called on the forecast covers at most this many hours around the peak: the product's
+# proposals from grid status and its day-of calls, and the season simulator's events alike.
+MAX_WINDOW_H = 6
+
 
 def runs_next_to(excess: np.ndarray, start: int, end: int, earliest: int = 0):
     """The runs of hours with excess > 0 (kW above HIGH, one per hour of the day) right before

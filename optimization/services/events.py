@@ -13,7 +13,7 @@ from django.utils import timezone
 from stakeholders.models import Building, Feeder, Utility
 
 from ..models import DemandResponseEvent, EventStatus, EventTransition
-from ..windows import peak_window
+from ..windows import MAX_WINDOW_H, peak_window
 
 MAX_DURATION_H = 8
 OPEN = (EventStatus.PROPOSED, EventStatus.OPTIMIZED, EventStatus.DISPATCHED, EventStatus.ACTIVE)
@@ -142,9 +142,6 @@ def event_cancel(*, event: DemandResponseEvent, user=None, reason: str = "") -> 
     return event
 
 
-MAX_PROPOSED_WINDOW_H = 4
-
-
 # The hours of the day whose past forecast error sets how far a day-ahead target looks beyond
 # the forecast: the afternoon, where the strain is.
 DAY_AHEAD_ERROR_HOURS = slice(12, 20)
@@ -152,7 +149,7 @@ DAY_AHEAD_ERROR_HOURS = slice(12, 20)
 
 def event_propose_from_grid(*, run, user=None) -> DemandResponseEvent | None:
     """Propose an event from a forecast run whose grid status is HIGH or CRITICAL somewhere:
-    the window is the hours around the forecast peak (at most MAX_PROPOSED_WINDOW_H) where the
+    the window is the hours around the forecast peak (at most MAX_WINDOW_H) where the
     forecast's P90 reaches HIGH, the target the kW that brings that P90 under it. The P90 is of
     the error common to the whole utility, which its last days show (revisit.remaining_error_sd
     of the day-ahead forecast; the grid status's own P90 takes buildings' errors as independent
@@ -175,7 +172,7 @@ def event_propose_from_grid(*, run, user=None) -> DemandResponseEvent | None:
         [hour.forecast_kw * uplift - hour.capacity_kw * run.utility.high_strain_pct / 100.0
          for hour in hours]
     )  # fmt: skip
-    found = peak_window(excess, MAX_PROPOSED_WINDOW_H)
+    found = peak_window(excess, MAX_WINDOW_H)
     if found is None:  # the utility's thresholds were raised since the run
         return None
     window = hours[found[0] : found[1]]

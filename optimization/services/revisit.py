@@ -15,10 +15,9 @@ from stakeholders.models import Utility
 
 from .. import mv
 from ..models import DemandResponseEvent, EventStatus, EventTransition, OptimizationRun
-from ..windows import peak_window, runs_next_to
+from ..windows import MAX_WINDOW_H, peak_window, runs_next_to
 from .events import (
     MAX_DURATION_H,
-    MAX_PROPOSED_WINDOW_H,
     OPEN,
     EventError,
     event_cancel,
@@ -194,7 +193,7 @@ def day_of_call(
     """The morning's check of a day the day-ahead forecast called no event for: the forecast
     corrected by the morning's readings (morning_read, up to the current hour) and, where the
     hours left today reach the HIGH threshold, an event called for them at the notice that is
-    left: the window around their peak (events.peak_window, at most MAX_PROPOSED_WINDOW_H), the
+    left: the window around their peak (events.peak_window, at most MAX_WINDOW_H), the
     target the kW above HIGH there, CRITICAL where that reaches the CRITICAL threshold. Its
     target already reads the morning, so it is not revisited. (The season simulator's
     Season._day_of does the same.) A day that has had an event, even one cancelled or over, is
@@ -217,7 +216,7 @@ def day_of_call(
     high = utility.capacity_kw * utility.high_strain_pct / 100.0
     excess = read.load_kw - high
     result["forecast_ratio"] = read.ratio
-    window = peak_window(excess, MAX_PROPOSED_WINDOW_H, earliest=earliest)
+    window = peak_window(excess, MAX_WINDOW_H, earliest=earliest)
     if window is None:
         return {**result, "reason": f"{read.note()}; no hour left today reaches HIGH"}
     start, end = window

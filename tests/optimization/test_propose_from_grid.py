@@ -13,6 +13,7 @@ from optimization import tasks  # noqa: F401 -- registers the job kinds
 from optimization.models import DemandResponseEvent
 from optimization.services.events import event_propose_from_grid
 from optimization.services.planning import Z90
+from optimization.windows import MAX_WINDOW_H
 from tests.optimization.conftest import past_days_off
 
 pytestmark = pytest.mark.django_db
@@ -65,10 +66,10 @@ def test_the_target_covers_the_error_the_utilitys_last_days_show(grid):
     assert "4.0% of load" in event.transitions.get(note__startswith="Target on").note
 
 
-def test_a_long_strained_spell_is_capped_at_four_hours_around_the_peak(grid):
+def test_a_long_strained_spell_is_capped_around_the_peak(grid):
     run = grid_run(grid["utility"], {h: ("HIGH", 10.0 + (h == 14) * 20) for h in range(10, 20)})
     event = event_propose_from_grid(run=run)
-    assert event.duration_h == 4
+    assert event.duration_h == MAX_WINDOW_H == 6  # as the season simulator's events
     assert event.starts_at.hour <= 14 < event.ends_at.hour
 
 
