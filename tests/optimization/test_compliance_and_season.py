@@ -10,11 +10,15 @@ from forecasting import compliance
 from optimization import mv, portfolio
 from optimization.simulator import (
     FORECAST_DAY_SD,
+    REFERENCE,
     RELIABILITY,
+    STRATEGIES,
     BehaviorParams,
     Season,
+    SeasonResult,
     _Learnt,
     _Residuals,
+    season_figures,
     true_compliance,
 )
 from optimization.windows import peak_window, runs_next_to
@@ -364,3 +368,18 @@ def test_the_season_page_says_what_each_mornings_revisit_changed():
     )
     assert _on_the_day({"short_notice": 0, "released": 0}) == "-"
     assert _on_the_day({}) == "-"  # a season run before plans were revisited
+
+
+def test_the_headline_peak_cut_is_the_mean_season_with_the_worst_beside_it():
+    def result(strategy: str, cut_pct: float) -> SeasonResult:
+        return SeasonResult(strategy, 1, 1, 100.0, 100.0 - cut_pct, 10.0, 5.0)
+
+    seasons = [
+        {name: result(name, cut) for name in (*STRATEGIES, REFERENCE)} for cut in (6.0, 7.0, 4.0)
+    ]
+    figures = season_figures(seasons)
+    assert figures["peak_reduction_pct"] == pytest.approx(17.0 / 3, abs=0.005)
+    assert figures["peak_reduction_pct_worst"] == pytest.approx(4.0)
+    assert figures["seasons_reaching_peak_target"] == 2  # 6 and 7 reach 5.4 %, 4 does not
+    assert figures["target_met_share"] == 1.0
+    assert figures["cost"] == figures["cost_largest_first"] == pytest.approx(30.0)
