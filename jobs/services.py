@@ -247,7 +247,7 @@ def job_fail_unclaimed(*, job_id: int, error: str) -> bool:
             started_at=now,
             finished_at=now,
             error=(error or "failed")[:ERROR_MAX_CHARS],
-        )  # fmt: skip
+        )
     )
 
 
