@@ -120,7 +120,8 @@ def verify(context: JobContext) -> None:
 
 @job_task("optimization.propose_from_grid")
 def propose_from_grid(context: JobContext) -> None:
-    """A forecast found HIGH or CRITICAL hours: propose an event and queue its planning."""
+    """A forecast run is complete: propose an event where its P90 reaches HIGH
+    (event_propose_from_grid) and queue its planning."""
     run = ForecastRun.objects.select_related("utility").get(pk=context.params["run_id"])
     with context.commit() as result:
         event = event_propose_from_grid(run=run)

@@ -282,9 +282,9 @@ def forecast_aggregate(*, run: ForecastRun) -> dict:
         status=ForecastRun.Status.COMPLETE, completed_at=timezone.now()
     )
     utility_hours = [row for row in grid_rows if row.feeder is None]
-    if any(row.level != "NORMAL" for row in utility_hours):
-        # Strain ahead: the DR side proposes an event (by job kind, so no import of it here).
-        job_create(kind="optimization.propose_from_grid", params={"run_id": run.pk})
+    # The DR side judges whether the day needs an event: on the P90 of the error its last days
+    # show, which may reach HIGH where the P50 does not (by job kind, so no import of it here).
+    job_create(kind="optimization.propose_from_grid", params={"run_id": run.pk})
     return {
         "buildings": int(ids.size),
         "feeders": len(aggregates) - 1,

@@ -148,13 +148,15 @@ DAY_AHEAD_ERROR_HOURS = slice(12, 20)
 
 
 def event_propose_from_grid(*, run, user=None) -> DemandResponseEvent | None:
-    """Propose an event from a forecast run whose grid status is HIGH or CRITICAL somewhere:
-    the window is the hours around the forecast peak (at most MAX_WINDOW_H) where the
-    forecast's P90 reaches HIGH, the target the kW that brings that P90 under it. The P90 is of
-    the error common to the whole utility, which its last days show (revisit.remaining_error_sd
-    of the day-ahead forecast; the grid status's own P90 takes buildings' errors as independent
-    and is far too narrow for a system); with too few days, the forecast itself. None when the
-    grid stays NORMAL, or when an open event already covers the peak."""
+    """Propose an event from a forecast run whose P90 reaches HIGH somewhere, as the season
+    simulator calls its events: the window is the hours around the peak (at most MAX_WINDOW_H)
+    where the forecast's P90 reaches HIGH, the target the kW that brings that P90 under it.
+    The P90 is of the error common to the whole utility, which its last days show
+    (revisit.remaining_error_sd of the day-ahead forecast; the grid status's own P90 takes
+    buildings' errors as independent and is far too narrow for a system); with too few days,
+    the forecast itself. A day whose grid status (its P50) stays NORMAL may so be called, where
+    the utility's forecasts have been far enough off. None when the P90 stays under HIGH, or
+    when an open event already covers the peak."""
     from forecasting.models import GridStatus, GridStatusHour
 
     # Those read the utility's last days, and call in here.
@@ -162,7 +164,7 @@ def event_propose_from_grid(*, run, user=None) -> DemandResponseEvent | None:
     from .revisit import remaining_error_sd
 
     hours = list(GridStatusHour.objects.filter(run=run, feeder__isnull=True).order_by("starts_at"))
-    if not any(hour.level != GridStatus.NORMAL for hour in hours):
+    if not hours:
         return None
     error = remaining_error_sd(
         utility=run.utility, before=run.day, morning=None, hours=DAY_AHEAD_ERROR_HOURS
@@ -173,7 +175,7 @@ def event_propose_from_grid(*, run, user=None) -> DemandResponseEvent | None:
          for hour in hours]
     )  # fmt: skip
     found = peak_window(excess, MAX_WINDOW_H)
-    if found is None:  # the utility's thresholds were raised since the run
+    if found is None:
         return None
     window = hours[found[0] : found[1]]
     starts_at, ends_at = window[0].starts_at, window[-1].starts_at + timedelta(hours=1)

@@ -59,8 +59,18 @@ def test_worker_trains_a_model_then_forecasts_tomorrow(celery_worker):
         BuildingForecast.Method.LSTM
     }
     assert GridStatusHour.objects.filter(run=run, feeder__isnull=True).count() == 24
+    # and the DR side has judged the day (a NORMAL one, with no record of error: no event)
+    judged = wait_for(
+        JobRun.objects.get(kind="optimization.propose_from_grid"),
+        lambda j: j.is_finished,
+        timeout_s=60,
+    )
+    assert judged.status == JobRun.Status.SUCCEEDED, judged.error
+    assert judged.params == {"run_id": run.pk}
+    assert judged.result["event_id"] is None
     assert set(JobRun.objects.values_list("kind", "status")) == {
         ("forecasting.train", "succeeded"),
         ("forecasting.forecast_chunk", "succeeded"),
         ("forecasting.forecast_aggregate", "succeeded"),
+        ("optimization.propose_from_grid", "succeeded"),
     }

@@ -66,6 +66,23 @@ def test_the_target_covers_the_error_the_utilitys_last_days_show(grid):
     assert "4.0% of load" in event.transitions.get(note__startswith="Target on").note
 
 
+def test_a_day_whose_p50_stays_normal_is_called_where_its_p90_reaches_high(grid):
+    # given: the last ten days' forecasts were 4 % off, either way, from noon on
+    past_days_off(grid, by=0.04, from_hour=12)
+    # when: a run whose every hour is NORMAL, 16:00 10 kW under HIGH (390 kW, P90 410 kW)
+    run = grid_run(grid["utility"], {16: ("NORMAL", -10.0)})
+    assert not GridStatusHour.objects.filter(run=run).exclude(level="NORMAL").exists()
+    event = event_propose_from_grid(run=run)
+    # then: the hour whose P90 reaches HIGH is called, for the kW that brings it under
+    assert (event.starts_at.hour, event.ends_at.hour) == (16, 17)
+    assert event.target_kw == pytest.approx(390.0 * (1 + Z90 * 0.04) - 400.0, abs=0.01)
+    assert event.strain == DemandResponseEvent.Strain.HIGH
+    # and without such a record of error, the P50 alone calls nothing
+    DemandResponseEvent.objects.all().delete()
+    ForecastRun.objects.exclude(pk=run.pk).delete()
+    assert event_propose_from_grid(run=run) is None
+
+
 def test_a_long_strained_spell_is_capped_around_the_peak(grid):
     run = grid_run(grid["utility"], {h: ("HIGH", 10.0 + (h == 14) * 20) for h in range(10, 20)})
     event = event_propose_from_grid(run=run)
