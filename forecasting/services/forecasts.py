@@ -3,7 +3,8 @@ then summed per feeder and utility and graded into grid status.
 
 forecast_run_create -> one `forecasting.forecast_chunk` job per CHUNK_BUILDINGS buildings ->
 the chunk that completes the run queues `forecasting.forecast_aggregate` -> aggregates and
-grid status hours.
+grid status hours, then `optimization.propose_from_grid`, where the DR side judges whether the
+day needs an event.
 """
 
 from __future__ import annotations
@@ -216,7 +217,8 @@ def _quantiles_of(rows) -> tuple[np.ndarray, Quantiles]:
 
 @transaction.atomic
 def forecast_aggregate(*, run: ForecastRun) -> dict:
-    """Sum building forecasts per feeder and utility and grade every hour's strain."""
+    """Sum building forecasts per feeder and utility, grade every hour's strain, and queue the
+    DR side's look at the day (optimization.propose_from_grid)."""
     utility = run.utility
     feeder_of = dict(Building.objects.filter(utility=utility).values_list("pk", "feeder_id"))
     rows = BuildingForecast.objects.filter(run=run).values_list(
