@@ -52,6 +52,25 @@ def event_transition(
     return event
 
 
+def event_note(*, event: DemandResponseEvent, note: str, user=None) -> None:
+    """Keep `note` in the event's history, its status unchanged."""
+    EventTransition.objects.create(
+        event=event, from_status=event.status, to_status=event.status,
+        by=user if user is not None and user.is_authenticated else None, note=note[:500],
+    )  # fmt: skip
+
+
+def strain_of(kw_above_high: float, capacity_kw: float, utility: Utility) -> str:
+    """CRITICAL where `kw_above_high` reaches the utility's CRITICAL threshold on `capacity_kw`
+    (the utility's, or a feeder's), HIGH below it."""
+    critical_above_high = (
+        capacity_kw * (utility.critical_strain_pct - utility.high_strain_pct) / 100
+    )
+    if kw_above_high >= critical_above_high:
+        return DemandResponseEvent.Strain.CRITICAL
+    return DemandResponseEvent.Strain.HIGH
+
+
 def event_propose(
     *,
     utility: Utility,
@@ -185,22 +204,18 @@ def event_propose_from_grid(*, run, user=None) -> DemandResponseEvent | None:
     if clash:
         return None
     kw = float(excess[found[0] : found[1]].max())
-    critical = kw >= window[0].capacity_kw * (
-        run.utility.critical_strain_pct - run.utility.high_strain_pct
-    ) / 100.0 or any(hour.level == GridStatus.CRITICAL for hour in window)
+    strain = strain_of(kw, window[0].capacity_kw, run.utility)
+    if any(hour.level == GridStatus.CRITICAL for hour in window):
+        strain = DemandResponseEvent.Strain.CRITICAL
     with transaction.atomic():
         event = event_propose(
             utility=run.utility, starts_at=starts_at, ends_at=ends_at, target_kw=round(kw, 3),
-            source=DemandResponseEvent.Source.GRID_STATUS,
-            strain=DemandResponseEvent.Strain.CRITICAL
-            if critical
-            else DemandResponseEvent.Strain.HIGH,
+            source=DemandResponseEvent.Source.GRID_STATUS, strain=strain,
             simulated=starts_at <= timezone.now(), user=user,
         )  # fmt: skip
         if error:
-            EventTransition.objects.create(
-                event=event, from_status=event.status, to_status=event.status,
-                by=event.created_by,
+            event_note(
+                event=event, user=user,
                 note=f"Target on the forecast's P90: its last days' afternoons were off by "
                 f"{error:.1%} of load (one sd) for the whole utility.",
             )  # fmt: skip

@@ -14,14 +14,16 @@ from django.utils import timezone
 from stakeholders.models import Utility
 
 from .. import mv
-from ..models import DemandResponseEvent, EventStatus, EventTransition, OptimizationRun
+from ..models import DemandResponseEvent, EventStatus, OptimizationRun
 from ..windows import MAX_WINDOW_H, peak_window, runs_next_to
 from .events import (
     MAX_DURATION_H,
     OPEN,
     EventError,
     event_cancel,
+    event_note,
     event_propose,
+    strain_of,
 )
 from .planning import (
     Z90,
@@ -95,19 +97,14 @@ def event_revisit(*, event: DemandResponseEvent, user=None, now: datetime | None
         DemandResponseEvent.objects.filter(pk=event.pk).update(
             target_kw=round(target, 3), revisited_at=now
         )
-        EventTransition.objects.create(
-            event=event, from_status=event.status, to_status=event.status,
-            by=user if user is not None and user.is_authenticated else None,
-            note=f"Target {before:,.1f} -> {target:,.1f} kW: {off}.",
-        )  # fmt: skip
+        event_note(event=event, user=user, note=f"Target {before:,.1f} -> {target:,.1f} kW: {off}.")
         event.refresh_from_db()
         pending = set(event.recommendations.filter(status="pending").values_list("pk", flat=True))
         run: OptimizationRun = event_optimize(event=event, user=user, now=now)
     withdrawn = event.recommendations.filter(pk__in=pending, status="withdrawn").count()
     # On the day, from the next hour; a day replayed later, as if revisited at the usual hour.
     earliest = (local_now.hour if local_now.date() == day else settings.EVENT_REVISIT_HOUR) + 1
-    critical_above_high = capacity * (event.utility.critical_strain_pct - high_pct) / 100.0
-    proposed = _propose_next_to(event, day, excess, critical_above_high, earliest, user)
+    proposed = _propose_next_to(event, day, excess, capacity, earliest, user)
     return {
         "forecast_ratio": read.ratio,
         "target_before_kw": before,
@@ -222,9 +219,6 @@ def day_of_call(
     start, end = window
     kw = float(excess[start:end].max())
     starts_at, ends_at = _local_hours(day, tz, start, end)
-    critical_above_high = (
-        utility.capacity_kw * (utility.critical_strain_pct - utility.high_strain_pct) / 100.0
-    )
     with transaction.atomic():
         # Checked again under the utility's lock: another call may have been quicker.
         Utility.objects.select_for_update().filter(pk=utility.pk).first()
@@ -233,19 +227,14 @@ def day_of_call(
         event = event_propose(
             utility=utility, starts_at=starts_at, ends_at=ends_at, target_kw=round(kw, 3),
             source=DemandResponseEvent.Source.GRID_STATUS,
-            strain=DemandResponseEvent.Strain.CRITICAL
-            if kw >= critical_above_high
-            else DemandResponseEvent.Strain.HIGH,
+            strain=strain_of(kw, utility.capacity_kw, utility),
             simulated=starts_at <= timezone.now(), user=user,
         )  # fmt: skip
         DemandResponseEvent.objects.filter(pk=event.pk).update(revisited_at=now)
-        EventTransition.objects.create(
-            event=event, from_status=event.status, to_status=event.status,
-            by=user if user is not None and user.is_authenticated else None,
-            note=(
-                f"Called on the day: {read.note()}, and {start:02d}:00-{end:02d}:00 is "
-                f"{kw:,.1f} kW above HIGH."
-            )[:500],
+        event_note(
+            event=event, user=user,
+            note=f"Called on the day: {read.note()}, and {start:02d}:00-{end:02d}:00 is "
+            f"{kw:,.1f} kW above HIGH.",
         )  # fmt: skip
     return {
         **result, "event_id": event.pk, "window": f"{start:02d}:00-{end:02d}:00",
@@ -283,13 +272,12 @@ def remaining_error_sd(*, utility, before, morning: slice | None, hours: slice) 
     return float(np.sqrt(np.mean(np.square(errors))))
 
 
-def _propose_next_to(
-    event, day, excess, critical_above_high: float, earliest: int, user
-) -> list[int]:
+def _propose_next_to(event, day, excess, capacity_kw: float, earliest: int, user) -> list[int]:
     """Propose an event for each run of hours next to `event`'s window (from `earliest` on)
     whose corrected forecast `excess` (kW above HIGH, per local hour) is above 0 and that no
-    other open event covers already, CRITICAL where the excess reaches `critical_above_high`
-    kW; the reason, or why it could not be proposed, is kept in `event`'s history."""
+    other open event covers already, CRITICAL where the excess reaches the CRITICAL threshold
+    on `capacity_kw` (events.strain_of); the reason, or why it could not be proposed, is kept
+    in `event`'s history."""
     _, first_hour, last_hour = _local_window(event)
     runs = [
         (max(start, first_hour - MAX_DURATION_H), min(end, last_hour + MAX_DURATION_H))
@@ -316,9 +304,7 @@ def _propose_next_to(
                 starts_at=starts_at,
                 ends_at=ends_at,
                 target_kw=round(kw, 3), source=DemandResponseEvent.Source.GRID_STATUS,
-                strain=DemandResponseEvent.Strain.CRITICAL
-                if kw >= critical_above_high
-                else DemandResponseEvent.Strain.HIGH,
+                strain=strain_of(kw, capacity_kw, event.utility),
                 feeder=event.feeder, risk_eps=event.risk_eps,
                 incentive_usd_per_kwh=event.incentive_usd_per_kwh, simulated=event.simulated,
                 user=user,
@@ -333,10 +319,7 @@ def _propose_next_to(
                 f"The forecast is {kw:,.1f} kW above HIGH at {hours}, outside the window: "
                 f"event #{other.pk} proposed for those hours."
             )
-        EventTransition.objects.create(
-            event=event, from_status=event.status, to_status=event.status,
-            by=user if user is not None and user.is_authenticated else None, note=note[:500],
-        )  # fmt: skip
+        event_note(event=event, user=user, note=note)
     return proposed
 
 
