@@ -202,12 +202,15 @@ def sampled_buildings(utility) -> np.ndarray:
 
 def past_days(utility, *, before: date, days: int):
     """For each of the `days` days before `before`, latest first: (day, ids, P50, readings) of
-    planning.sampled_buildings, as forecast_and_readings gives them (empty without a run): what
-    the utility's last days say of its forecast."""
-    ids = sampled_buildings(utility).tolist()
+    planning.sampled_buildings that nobody asked that (local) day, as forecast_and_readings
+    gives them (empty without a run): what the utility's last days say of its forecast, none
+    of it read on a building curtailing, pre-cooling or rebounding (as the season simulator
+    keeps only its quiet buildings' residuals)."""
+    ids = sampled_buildings(utility)
     for back in range(1, days + 1):
         day = before - timedelta(days=back)
-        yield (day, *forecast_and_readings(utility, day, ids))
+        quiet = ids[~np.isin(ids, list(asked_on(utility, day)))]
+        yield (day, *forecast_and_readings(utility, day, quiet.tolist()))
 
 
 def comparison_ratio_sd(*, utility, before: date, hours: int) -> tuple[float, float]:
@@ -220,10 +223,8 @@ def comparison_ratio_sd(*, utility, before: date, hours: int) -> tuple[float, fl
     rng = np.random.default_rng(utility.pk)
     differences, sizes = [], []
     afternoon = slice(12, 20)
-    for day, ids, predicted, actual in past_days(utility, before=before, days=RATIO_HISTORY_DAYS):
-        # Nobody asked that (local) day.
-        quiet = ~np.isin(ids, list(asked_on(utility, day)))
-        complete = quiet & np.isfinite(actual[:, afternoon]).all(axis=1)
+    for _, _, predicted, actual in past_days(utility, before=before, days=RATIO_HISTORY_DAYS):
+        complete = np.isfinite(actual[:, afternoon]).all(axis=1)
         difference = mv.halves_difference(
             predicted[complete, afternoon], actual[complete, afternoon], rng
         )

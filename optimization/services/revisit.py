@@ -190,7 +190,7 @@ def day_of_call(
     """The morning's check of a day the day-ahead forecast called no event for: the forecast
     corrected by the morning's readings (morning_read, up to the current hour) and, where the
     hours left today reach the HIGH threshold, an event called for them at the notice that is
-    left: the window around their peak (events.peak_window, at most MAX_WINDOW_H), the
+    left: the window around their peak (windows.peak_window, at most MAX_WINDOW_H), the
     target the kW above HIGH there, CRITICAL where that reaches the CRITICAL threshold. Its
     target already reads the morning, so it is not revisited. (The season simulator's
     Season._day_of does the same.) A day that has had an event, even one cancelled or over, is
@@ -252,7 +252,7 @@ def remaining_error_sd(*, utility, before, morning: slice | None, hours: slice) 
     """How far the utility's forecast of `hours` (local) is still off, one sd as a share of
     load, once corrected by the readings of the `morning` hours (mv.comparison_ratio; None: the
     day-ahead forecast as it was), over its last REMAINING_ERROR_DAYS days before `before` with
-    a complete forecast and readings, on the total of planning.sampled_buildings. None under
+    a complete forecast and readings, on the total of planning.past_days' buildings. None under
     REMAINING_ERROR_MIN_DAYS such days."""
     errors = []
     for _, _, predicted, actual in past_days(utility, before=before, days=REMAINING_ERROR_DAYS):

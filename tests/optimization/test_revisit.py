@@ -19,6 +19,7 @@ from optimization.services.revisit import (
     days_due_for_a_call,
     event_revisit,
     events_due_for_revisit,
+    remaining_error_sd,
 )
 from tests.optimization.conftest import (
     EVENT_DAY,
@@ -388,3 +389,32 @@ def test_a_day_of_call_that_never_reached_a_worker_is_queued_again(grid, setting
     )
     assert hourly(13) == []
     assert JobRun.objects.get(pk=second).status == JobRun.Status.RUNNING
+
+
+def test_the_error_still_to_come_is_not_read_on_buildings_curtailed_in_past_events(grid):
+    # given: ten past days forecast right, and on three of them an event whose asked buildings
+    # cut their afternoon by half
+    profiles = past_days_off(grid, by=0.0, from_hour=12)
+    buildings = grid["buildings"]
+    for back in (1, 2, 3):
+        starts, ends = event_window()
+        event = event_propose(
+            utility=grid["utility"], starts_at=starts - timedelta(days=back),
+            ends_at=ends - timedelta(days=back), target_kw=5.0, simulated=True,
+        )  # fmt: skip
+        event_optimize(event=event)
+        asked = set(event.recommendations.values_list("building_id", flat=True))
+        assert asked
+        read = profiles.copy()
+        for row, building in enumerate(buildings):
+            if building.pk in asked:
+                read[row, 12:20] *= 0.5
+        meter_days_upsert(
+            building_ids=np.array([b.pk for b in buildings]),
+            days=[EVENT_DAY - timedelta(days=back)] * len(buildings), kwh=read, origin="uploaded",
+        )  # fmt: skip
+    # then: the forecast's error is read on the buildings nobody asked: none
+    error = remaining_error_sd(
+        utility=grid["utility"], before=EVENT_DAY, morning=None, hours=slice(12, 20)
+    )
+    assert error == pytest.approx(0.0, abs=1e-6)
