@@ -10,7 +10,9 @@ admin.site.site_title = "energyrec"
 admin.site.index_title = "Demand-response program"
 
 urlpatterns = [
-    path("", RedirectView.as_view(pattern_name="admin:index"), name="home"),
+    path("", RedirectView.as_view(pattern_name="portal:home"), name="home"),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("portal/", include("stakeholders.portal.urls")),
     path("admin/", admin.site.urls),
     path("healthz", health, name="health"),
     path("api/jobs/", include("jobs.api.urls")),

@@ -17,7 +17,6 @@ from .models import (
     Feeder,
     Membership,
     Organization,
-    StakeholderReport,
     Utility,
 )
 from .services import building_upsert, building_validate, buildings_csv_import
@@ -322,27 +321,3 @@ class MembershipAdmin(admin.ModelAdmin):
     search_fields = ("user__username", "organization__name")
     list_select_related = ("user", "organization")
     autocomplete_fields = ("user", "organization")
-
-
-@admin.register(StakeholderReport)
-class StakeholderReportAdmin(admin.ModelAdmin):
-    list_display = (
-        "organization",
-        "role",
-        "event",
-        "period_start",
-        "period_end",
-        "simulated",
-        "delivered_via",
-        "rendered_at",
-    )
-    list_filter = ("role", "delivered_via", "simulated")
-    search_fields = ("organization__name",)
-    list_select_related = ("organization", "event")
-    readonly_fields = [field.name for field in StakeholderReport._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False

@@ -1,5 +1,5 @@
-"""Who is who: organizations, utilities, feeders, buildings, memberships (the directory), and
-the reports each stakeholder receives (communications)."""
+"""Who is who: organizations, utilities, feeders, buildings and memberships (the directory).
+The reports each stakeholder receives live a layer up, in stakeholders.portal."""
 
 from django.conf import settings
 from django.core.validators import MinValueValidator
@@ -181,6 +181,14 @@ class Membership(models.Model):
         Organization, on_delete=models.CASCADE, related_name="memberships"
     )
     role = models.CharField(max_length=20, choices=Role.choices)
+    buildings = models.ManyToManyField(
+        Building,
+        blank=True,
+        related_name="+",
+        help_text="For a facility manager or a tenant: the buildings they manage or occupy. A "
+        "facility manager tied to none manages all of the organization's; a tenant sees only "
+        "the buildings tied here.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -193,47 +201,3 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} as {self.get_role_display()} of {self.organization}"
-
-
-class StakeholderReport(models.Model):
-    """One rendering of a role's report, kept with the figures and model versions behind it."""
-
-    class Delivery(models.TextChoices):
-        PORTAL = "portal", "Portal"
-        API = "api", "REST API"
-        WEBHOOK = "webhook", "Webhook"
-        EXPORT = "export", "CSV / PDF export"
-
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="reports")
-    role = models.CharField(max_length=20, choices=Role.choices)
-    period_start = models.DateField(null=True, blank=True)
-    period_end = models.DateField(null=True, blank=True)
-    event = models.ForeignKey(
-        "optimization.DemandResponseEvent",
-        on_delete=models.CASCADE,
-        null=True,
-        blank=True,
-        related_name="reports",
-    )
-    snapshot = models.JSONField(help_text="The figures the report shows, as computed.")
-    model_versions = models.JSONField(default=dict, blank=True)
-    simulated = models.BooleanField(default=False, help_text="Figures come from simulated data.")
-    rendered_at = models.DateTimeField(auto_now_add=True)
-    delivered_via = models.CharField(max_length=10, choices=Delivery.choices)
-
-    class Meta:
-        ordering = ["-rendered_at"]
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(event__isnull=False)
-                | Q(
-                    period_start__isnull=False,
-                    period_end__isnull=False,
-                    period_end__gte=F("period_start"),
-                ),
-                name="report_has_event_or_period",
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.get_role_display()} report for {self.organization}"

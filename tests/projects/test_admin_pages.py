@@ -23,7 +23,8 @@ from optimization.models import DemandResponseEvent, Recommendation, SeasonRun
 from projects.models import QARun
 from projects.services.demo import demo_program_create
 from projects.services.records import kpi_measure
-from stakeholders.models import Role, StakeholderReport
+from stakeholders.models import Role
+from stakeholders.portal.models import StakeholderReport
 from tests.factories import BuildingFactory, FeederFactory, MembershipFactory, UtilityFactory
 
 pytestmark = pytest.mark.django_db
@@ -72,8 +73,8 @@ def filled(staff_user):
         carbon_saved_kg=9.6, comfort_impact="+1 °C for 3 h", incentive_usd=24.0,
     )  # fmt: skip
     StakeholderReport.objects.create(
-        organization=utility.organization, role=Role.GRID_OPERATOR, event=event,
-        snapshot={"target_kw": 50.0}, delivered_via=StakeholderReport.Delivery.PORTAL,
+        organization=utility.organization, utility=utility, kind=StakeholderReport.Kind.EVENT,
+        event=event, day=date(2026, 7, 2), data={"target_kw": 50.0}, source_key="k",
     )  # fmt: skip
     QARun.objects.create(
         deliverable=program.deliverables.first(), kind=QARun.Kind.PERFORMANCE,

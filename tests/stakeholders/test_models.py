@@ -5,7 +5,8 @@ from datetime import date
 import pytest
 from django.db import IntegrityError, transaction
 
-from stakeholders.models import Building, Feeder, Role, StakeholderReport
+from stakeholders.models import Building, Feeder, Role
+from stakeholders.portal.models import StakeholderReport
 from tests.factories import BuildingFactory, FeederFactory, OrganizationFactory, UtilityFactory
 
 pytestmark = pytest.mark.django_db
@@ -83,30 +84,19 @@ def test_feeder_name_is_unique_per_utility():
     assert Feeder.objects.filter(name="F1").count() == 2
 
 
-def _report(**fields) -> StakeholderReport:
-    return StakeholderReport.objects.create(
-        organization=OrganizationFactory(),
-        role=Role.EXECUTIVE,
-        snapshot={"peak_reduction_kw": 12.5},
-        delivered_via=StakeholderReport.Delivery.PORTAL,
-        **fields,
-    )
+def test_an_event_report_needs_its_event():
+    utility = UtilityFactory()
+    with pytest.raises(IntegrityError, match="report_event_matches_kind"), transaction.atomic():
+        StakeholderReport.objects.create(
+            organization=utility.organization, utility=utility, kind=StakeholderReport.Kind.EVENT,
+            day=date(2026, 7, 1), data={}, source_key="k",
+        )  # fmt: skip
 
 
-@pytest.mark.parametrize(
-    "period",
-    [
-        {},
-        {"period_start": date(2026, 7, 1)},
-        {"period_end": date(2026, 7, 31)},
-        {"period_start": date(2026, 7, 31), "period_end": date(2026, 7, 1)},
-    ],
-)
-def test_report_needs_an_event_or_a_period(period):
-    with pytest.raises(IntegrityError, match="report_has_event_or_period"), transaction.atomic():
-        _report(**period)
-
-
-def test_report_for_a_period_is_saved():
-    report = _report(period_start=date(2026, 7, 1), period_end=date(2026, 7, 31))
+def test_a_day_report_is_saved():
+    utility = UtilityFactory()
+    report = StakeholderReport.objects.create(
+        organization=utility.organization, utility=utility, kind=StakeholderReport.Kind.DAY,
+        day=date(2026, 7, 1), data={"grid": {}}, source_key="k",
+    )  # fmt: skip
     assert report.pk is not None

@@ -1,0 +1,1 @@
+"""The portal's pages, a module per audience; `urls.py` gathers their routes."""
