@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import numpy as np
 from django.db.models import Avg, Count, Max, OuterRef, QuerySet, Subquery
@@ -12,7 +12,7 @@ from stakeholders.models import Building
 from stakeholders.selectors import building_list
 
 from .hourly import unpack_days
-from .models import MeterDay
+from .models import AggregateForecast, ForecastRun, GridStatusHour, MeterDay
 
 
 def _per_building(aggregate):
@@ -78,3 +78,103 @@ def next_forecast_day(*, utility) -> date:
     """The day after the utility's latest readings (for data sets that lie in the past)."""
     last = MeterDay.objects.filter(building__utility=utility).aggregate(day=Max("day"))["day"]
     return (last or date.today()) + timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class OutlookHour:
+    """One hour of the utility's forecast: its P10 / P50 / P90 against capacity, graded."""
+
+    starts_at: datetime
+    p10_kw: float
+    p50_kw: float
+    p90_kw: float
+    capacity_kw: float
+    level: str
+    strain_pct: float
+    kw_above_high: float
+    run_id: int
+
+
+def latest_runs(*, utility, days: list[date]) -> dict[date, ForecastRun]:
+    """The latest complete forecast run of each of `days` (days without one are left out)."""
+    runs: dict[date, ForecastRun] = {}
+    for run in ForecastRun.objects.filter(
+        utility=utility, day__in=days, status=ForecastRun.Status.COMPLETE
+    ).order_by("day", "-created_at", "-pk"):
+        runs.setdefault(run.day, run)
+    return runs
+
+
+def grid_outlook(*, utility, first_day: date, days: int = 3) -> list[OutlookHour]:
+    """The utility's forecast hour by hour from `first_day`'s local midnight for `days` days,
+    from each day's latest complete run (a later day's run wins where a 48 h run overlaps it):
+    three queries, whatever the number of buildings."""
+    runs = latest_runs(utility=utility, days=[first_day + timedelta(days=d) for d in range(days)])
+    if not runs:
+        return []
+    run_ids = [run.pk for run in runs.values()]
+    bands = {
+        row["run_id"]: row
+        for row in AggregateForecast.objects.filter(run_id__in=run_ids, feeder__isnull=True).values(
+            "run_id", "p10_kw", "p50_kw", "p90_kw"
+        )
+    }
+    hours: dict[datetime, OutlookHour] = {}
+    order = {run.pk: run.day for run in runs.values()}
+    rows = GridStatusHour.objects.filter(run_id__in=run_ids, feeder__isnull=True).order_by(
+        "starts_at"
+    )
+    offsets: dict[int, int] = {}
+    for row in sorted(rows, key=lambda r: (order[r.run_id], r.starts_at)):
+        band = bands.get(row.run_id)
+        h = offsets.get(row.run_id, 0)
+        offsets[row.run_id] = h + 1
+        if band is None:
+            continue
+        p10 = np.frombuffer(bytes(band["p10_kw"]), dtype="<f4")
+        hours[row.starts_at] = OutlookHour(
+            starts_at=row.starts_at,
+            p10_kw=float(p10[h]) if h < p10.size else row.forecast_kw,
+            p50_kw=row.forecast_kw,
+            p90_kw=row.p90_kw,
+            capacity_kw=row.capacity_kw,
+            level=row.level,
+            strain_pct=row.strain_pct,
+            kw_above_high=row.kw_above_high,
+            run_id=row.run_id,
+        )
+    return [hours[moment] for moment in sorted(hours)]
+
+
+@dataclass(frozen=True)
+class FeederLoading:
+    feeder_id: int
+    name: str
+    capacity_kw: float
+    peak_p50_kw: float
+    peak_p90_kw: float
+    peak_at: datetime
+    level: str
+
+
+def feeder_loading(*, run_ids: list[int]) -> list[FeederLoading]:
+    """Each feeder's forecast peak (P50, with its P90) over the runs' hours, against its
+    capacity, most loaded first."""
+    peaks: dict[int, GridStatusHour] = {}
+    worst_p90: dict[int, float] = {}
+    for row in GridStatusHour.objects.filter(
+        run_id__in=run_ids, feeder__isnull=False
+    ).select_related("feeder"):
+        best = peaks.get(row.feeder_id)
+        if best is None or row.forecast_kw > best.forecast_kw:
+            peaks[row.feeder_id] = row
+        worst_p90[row.feeder_id] = max(worst_p90.get(row.feeder_id, 0.0), row.p90_kw)
+    loadings = [
+        FeederLoading(
+            feeder_id=feeder_id, name=row.feeder.name, capacity_kw=row.capacity_kw,
+            peak_p50_kw=row.forecast_kw, peak_p90_kw=worst_p90[feeder_id], peak_at=row.starts_at,
+            level=row.level,
+        )
+        for feeder_id, row in peaks.items()
+    ]  # fmt: skip
+    return sorted(loadings, key=lambda f: f.peak_p50_kw / f.capacity_kw, reverse=True)

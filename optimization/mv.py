@@ -244,3 +244,42 @@ def verify(
         settled_kw=settled,
         complied=complies(settled, requested_kw),
     )
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """What verified asks earned and saved, elementwise over the asks given."""
+
+    delivered_kwh: np.ndarray  # energy shed over the window (never below 0)
+    asked_kwh: np.ndarray
+    incentive_usd: np.ndarray  # pay for performance: delivered kWh up to the ask, at the rate
+    cost_saved_usd: np.ndarray  # the shed kWh at the building's tariff
+    carbon_saved_kg: np.ndarray  # the shed kWh at the building's carbon factor
+
+
+def settle(
+    *,
+    delivered_kw,
+    requested_kw,
+    hours,
+    incentive_usd_per_kwh,
+    tariff_usd_per_kwh,
+    carbon_kg_per_kwh,
+) -> Settlement:
+    """Settle verified asks (arrays of one length, or scalars): the kWh each shed over its
+    window (delivered kW x hours, 0 where it delivered nothing or more load), the incentive on
+    what it shed up to what it was asked (no pay beyond the ask), and its bill and carbon
+    savings. Every page, report and KPI that says what a building earned or saved reads it
+    from here."""
+    delivered = np.clip(np.asarray(delivered_kw, float), 0.0, None)
+    requested = np.asarray(requested_kw, float)
+    hours = np.asarray(hours, float)
+    delivered_kwh = delivered * hours
+    paid_kwh = np.minimum(delivered, requested) * hours
+    return Settlement(
+        delivered_kwh=delivered_kwh,
+        asked_kwh=requested * hours,
+        incentive_usd=paid_kwh * np.asarray(incentive_usd_per_kwh, float),
+        cost_saved_usd=delivered_kwh * np.asarray(tariff_usd_per_kwh, float),
+        carbon_saved_kg=delivered_kwh * np.asarray(carbon_kg_per_kwh, float),
+    )

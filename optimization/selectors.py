@@ -5,11 +5,16 @@ owner's members see the events that asked one of their buildings, and only the
 recommendations for their own buildings.
 """
 
-from django.db.models import Q, QuerySet
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+from django.db.models import Count, Q, QuerySet, Sum
 
 from stakeholders.selectors import organization_ids, sees_everything
 
-from .models import DemandResponseEvent, Recommendation
+from . import mv
+from .models import DemandResponseEvent, EventStatus, Recommendation
 
 
 def event_list(*, user) -> QuerySet[DemandResponseEvent]:
@@ -33,4 +38,95 @@ def recommendation_list(*, user) -> QuerySet[Recommendation]:
     orgs = organization_ids(user=user)
     return recommendations.filter(
         Q(event__utility__organization_id__in=orgs) | Q(building__owner_id__in=orgs)
+    )
+
+
+ASKED = (Recommendation.Status.PENDING, Recommendation.Status.ACCEPTED)
+
+
+def answer_counts(*, event_ids: list[int]) -> dict[int, dict]:
+    """Per event: how many buildings are asked (pending or accepted), how many answered which
+    way, and the kW asked; one grouped query. The live answers panel and the snapshots both
+    read these."""
+    rows = (
+        Recommendation.objects.filter(event_id__in=event_ids)
+        .values("event_id")
+        .annotate(
+            asked=Count("id", filter=Q(status__in=ASKED)),
+            pending=Count("id", filter=Q(status=Recommendation.Status.PENDING)),
+            accepted=Count("id", filter=Q(status=Recommendation.Status.ACCEPTED)),
+            declined=Count("id", filter=Q(status=Recommendation.Status.DECLINED)),
+            requested_kw=Sum("requested_kw", filter=Q(status__in=ASKED)),
+            accepted_kw=Sum("requested_kw", filter=Q(status=Recommendation.Status.ACCEPTED)),
+        )
+        .order_by()
+    )
+    counts = {row.pop("event_id"): row for row in rows}
+    empty = {"asked": 0, "pending": 0, "accepted": 0, "declined": 0, "requested_kw": None,
+             "accepted_kw": None}  # fmt: skip
+    return {event_id: counts.get(event_id, dict(empty)) for event_id in event_ids}
+
+
+def utility_events(*, utility, since: datetime, until: datetime | None = None):
+    """The utility's events whose window ends after `since` (and starts before `until`),
+    earliest first."""
+    events = DemandResponseEvent.objects.filter(utility=utility, ends_at__gt=since).select_related(
+        "feeder"
+    )
+    if until is not None:
+        events = events.filter(starts_at__lt=until)
+    return events.order_by("starts_at", "pk")
+
+
+@dataclass(frozen=True)
+class VerifiedAsks:
+    """Every verified ask of a utility's events, as arrays of one length (for mv.settle)."""
+
+    event_id: np.ndarray
+    building_id: np.ndarray
+    owner_id: np.ndarray
+    delivered_kw: np.ndarray
+    requested_kw: np.ndarray
+    hours: np.ndarray
+    incentive_usd_per_kwh: np.ndarray
+    tariff_usd_per_kwh: np.ndarray
+    carbon_kg_per_kwh: np.ndarray
+    complied: np.ndarray
+
+    def settled(self) -> mv.Settlement:
+        return mv.settle(
+            delivered_kw=self.delivered_kw, requested_kw=self.requested_kw, hours=self.hours,
+            incentive_usd_per_kwh=self.incentive_usd_per_kwh,
+            tariff_usd_per_kwh=self.tariff_usd_per_kwh, carbon_kg_per_kwh=self.carbon_kg_per_kwh,
+        )  # fmt: skip
+
+
+def verified_asks(*, utility, until: datetime) -> VerifiedAsks:
+    """The asks of the utility's verified events that started before `until` and were read
+    (delivered kW known): one query, straight into arrays."""
+    rows = list(
+        Recommendation.objects.filter(
+            event__utility=utility, event__status=EventStatus.VERIFIED,
+            event__starts_at__lt=until, delivered_kw__isnull=False,
+        ).values_list(
+            "event_id", "building_id", "building__owner_id", "delivered_kw", "requested_kw",
+            "event__starts_at", "event__ends_at", "event__incentive_usd_per_kwh",
+            "building__tariff_usd_per_kwh", "building__carbon_kg_per_kwh", "complied",
+        ).order_by()
+    )  # fmt: skip
+    columns = list(zip(*rows, strict=True)) if rows else [()] * 11
+    hours = np.array(
+        [(end - start).total_seconds() / 3600 for start, end in zip(columns[5], columns[6], strict=True)]
+    )  # fmt: skip
+    return VerifiedAsks(
+        event_id=np.array(columns[0], dtype=np.int64),
+        building_id=np.array(columns[1], dtype=np.int64),
+        owner_id=np.array(columns[2], dtype=np.int64),
+        delivered_kw=np.array(columns[3], dtype=float),
+        requested_kw=np.array(columns[4], dtype=float),
+        hours=hours.astype(float),
+        incentive_usd_per_kwh=np.array(columns[7], dtype=float),
+        tariff_usd_per_kwh=np.array(columns[8], dtype=float),
+        carbon_kg_per_kwh=np.array(columns[9], dtype=float),
+        complied=np.array([bool(c) for c in columns[10]], dtype=bool),
     )

@@ -23,6 +23,8 @@ from ..models import SeriesDay
 from .readings import meter_days_upsert, series_days_upsert
 
 DEMO_UTILITY = "Fontana Municipal Utility (CityLearn 2022 homes)"
+# What every page that shows the demo utility says of its data.
+REPLAY_LABEL = "Replay of CityLearn 2022 data: 17 real homes in Fontana, CA, moved onto dates around today."
 DEMO_FEEDER = "Fontana F1"
 # Hours ending 16-20 carry the tariff's peak price: the window a DR program would target.
 PEAK_HOURS = slice(15, 20)

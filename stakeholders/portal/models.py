@@ -97,9 +97,7 @@ class ProtocolCheck(models.Model):
 
     class Meta:
         ordering = ["event", "step"]
-        constraints = [
-            models.UniqueConstraint(fields=["event", "step"], name="protocolcheck_once")
-        ]
+        constraints = [models.UniqueConstraint(fields=["event", "step"], name="protocolcheck_once")]
 
     def __str__(self) -> str:
         return f"Event #{self.event_id} step {self.step}"

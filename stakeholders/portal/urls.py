@@ -1,9 +1,11 @@
-"""Every portal route, gathered from the audience modules (namespace `portal`)."""
+"""Every portal route, gathered from the audience modules (namespace `portal`, mounted at
+/portal/ by energyrec/urls.py together with the program team's executive pages)."""
 
-from .views import home
+from .views import home, reports
 
 app_name = "portal"
 
 urlpatterns = [
     *home.urlpatterns,
+    *reports.urlpatterns,
 ]

@@ -31,13 +31,16 @@ def home(request):
 def switch(request):
     """Act as another of one's memberships (the header's switcher)."""
     raw = request.POST.get("membership_id", "")
-    membership = membership_get(user=request.user, membership_id=int(raw)) if raw.isdigit() else None
+    membership = (
+        membership_get(user=request.user, membership_id=int(raw)) if raw.isdigit() else None
+    )
     if membership is None:
         messages.error(request, "That role is not one of yours.")
         return redirect("portal:home")
     request.session[SESSION_KEY] = membership.pk
     messages.success(
-        request, f"Now acting as {membership.get_role_display().lower()} of {membership.organization}."
+        request,
+        f"Now acting as {membership.get_role_display().lower()} of {membership.organization}.",
     )
     return redirect("portal:home")
 
