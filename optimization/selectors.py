@@ -101,14 +101,20 @@ class VerifiedAsks:
         )  # fmt: skip
 
 
-def verified_asks(*, utility, until: datetime) -> VerifiedAsks:
-    """The asks of the utility's verified events that started before `until` and were read
-    (delivered kW known): one query, straight into arrays."""
+def verified_asks(
+    *, utility, until: datetime | None = None, event_ids: list[int] | None = None
+) -> VerifiedAsks:
+    """The asks of the utility's verified events (those that started before `until`, or those
+    of `event_ids`) that were read (delivered kW known): one query, straight into arrays."""
+    asks = Recommendation.objects.filter(
+        event__utility=utility, event__status=EventStatus.VERIFIED, delivered_kw__isnull=False
+    )
+    if until is not None:
+        asks = asks.filter(event__starts_at__lt=until)
+    if event_ids is not None:
+        asks = asks.filter(event_id__in=event_ids)
     rows = list(
-        Recommendation.objects.filter(
-            event__utility=utility, event__status=EventStatus.VERIFIED,
-            event__starts_at__lt=until, delivered_kw__isnull=False,
-        ).values_list(
+        asks.values_list(
             "event_id", "building_id", "building__owner_id", "delivered_kw", "requested_kw",
             "event__starts_at", "event__ends_at", "event__incentive_usd_per_kwh",
             "building__tariff_usd_per_kwh", "building__carbon_kg_per_kwh", "complied",
