@@ -56,13 +56,13 @@ def answer_counts(*, event_ids: list[int]) -> dict[int, dict]:
             pending=Count("id", filter=Q(status=Recommendation.Status.PENDING)),
             accepted=Count("id", filter=Q(status=Recommendation.Status.ACCEPTED)),
             declined=Count("id", filter=Q(status=Recommendation.Status.DECLINED)),
-            requested_kw=Sum("requested_kw", filter=Q(status__in=ASKED)),
+            asked_kw=Sum("requested_kw", filter=Q(status__in=ASKED)),
             accepted_kw=Sum("requested_kw", filter=Q(status=Recommendation.Status.ACCEPTED)),
         )
         .order_by()
     )
     counts = {row.pop("event_id"): row for row in rows}
-    empty = {"asked": 0, "pending": 0, "accepted": 0, "declined": 0, "requested_kw": None,
+    empty = {"asked": 0, "pending": 0, "accepted": 0, "declined": 0, "asked_kw": None,
              "accepted_kw": None}  # fmt: skip
     return {event_id: counts.get(event_id, dict(empty)) for event_id in event_ids}
 

@@ -76,9 +76,13 @@ def building_list(*, user) -> QuerySet[Building]:
     return buildings.filter(Q(owner_id__in=orgs) | Q(utility__organization_id__in=orgs))
 
 
-def member_building_list(*, membership: Membership) -> QuerySet[Building]:
+_LOOK_UP = object()
+
+
+def member_building_list(*, membership: Membership, tied=_LOOK_UP) -> QuerySet[Building]:
     """The buildings one membership sees: its utility's grid, its owner's buildings, or the
-    buildings a facility manager or tenant is tied to."""
+    buildings a facility manager or tenant is tied to (`tied`: those ids, when the caller
+    has read them with membership_building_ids already)."""
     buildings = Building.objects.select_related("owner", "utility", "feeder")
     organization = membership.organization
     if organization.kind == Organization.Kind.UTILITY:
@@ -86,7 +90,8 @@ def member_building_list(*, membership: Membership) -> QuerySet[Building]:
     if organization.kind == Organization.Kind.PROGRAM_TEAM:
         return buildings
     buildings = buildings.filter(owner_id=organization.pk)
-    tied = membership_building_ids(membership=membership)
+    if tied is _LOOK_UP:
+        tied = membership_building_ids(membership=membership)
     return buildings if tied is None else buildings.filter(pk__in=tied)
 
 

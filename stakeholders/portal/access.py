@@ -11,7 +11,12 @@ from django.shortcuts import render
 from django.utils.functional import SimpleLazyObject
 
 from stakeholders.models import Membership, Organization, Role, Utility
-from stakeholders.selectors import membership_building_ids, membership_get, membership_list
+from stakeholders.selectors import (
+    member_building_list,
+    membership_building_ids,
+    membership_get,
+    membership_list,
+)
 
 SESSION_KEY = "portal_membership_id"
 
@@ -77,6 +82,11 @@ class Member:
             return self.organization.utility
         except Utility.DoesNotExist:
             return None
+
+    @property
+    def buildings(self):
+        """The buildings this membership sees (stakeholders.selectors.member_building_list)."""
+        return member_building_list(membership=self.membership, tied=self.building_ids)
 
     @property
     def building_ids(self) -> list[int] | None:

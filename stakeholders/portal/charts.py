@@ -102,17 +102,22 @@ def outlook_chart(
             for i, (h, start) in enumerate(zip(hours, starts, strict=True))
         ),
     )  # fmt: skip
+    # Capacity labelled on the left, the thresholds on the right, so that close lines never
+    # write over each other.
     thresholds = format_html_join(
         "",
         '<line x1="{}" x2="{}" y1="{}" y2="{}" stroke="{}" stroke-width="1.5" {}/>'
-        '<text x="{}" y="{}" font-size="11" fill="{}" text-anchor="end">{}</text>',
+        '<text x="{}" y="{}" font-size="11" fill="{}" text-anchor="{}">{}</text>',
         (
             (left, width - right, f"{y(kw):.1f}", f"{y(kw):.1f}", colour, mark_safe(dash),
-             width - right - 4, f"{y(kw) - 4:.1f}", colour, label)
-            for kw, colour, dash, label in (
-                (capacity_kw, "#111827", "", f"capacity {capacity_kw / scale:,.1f} {unit}"),
-                (critical_kw, "#b91c1c", 'stroke-dasharray="6 4"', f"CRITICAL {critical_kw / scale:,.1f} {unit}"),
-                (high_kw, "#b45309", 'stroke-dasharray="6 4"', f"HIGH {high_kw / scale:,.1f} {unit}"),
+             label_x, f"{y(kw) + offset:.1f}", colour, anchor, label)
+            for kw, colour, dash, label, label_x, anchor, offset in (
+                (capacity_kw, "#111827", "", f"capacity {capacity_kw / scale:,.1f} {unit}",
+                 left + 30, "start", -4),
+                (critical_kw, "#b91c1c", 'stroke-dasharray="6 4"',
+                 f"CRITICAL {critical_kw / scale:,.1f} {unit}", width - right - 4, "end", -4),
+                (high_kw, "#b45309", 'stroke-dasharray="6 4"',
+                 f"HIGH {high_kw / scale:,.1f} {unit}", width - right - 4, "end", 13),
             )
         ),
     )  # fmt: skip
@@ -136,7 +141,7 @@ def outlook_chart(
         left + 228,
     )  # fmt: skip
     return format_html(
-        '<svg role="img" aria-label="{}" viewBox="0 0 {} {}" width="100%" '
+        '<svg class="chart" role="img" aria-label="{}" viewBox="0 0 {} {}" width="100%" '
         'preserveAspectRatio="xMidYMid meet" style="font-family:system-ui,sans-serif">'
         "<title>{}</title>{}{}"
         '<polygon fill="#bfdbfe" fill-opacity="0.85" points="{}"/>'

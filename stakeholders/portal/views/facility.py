@@ -16,7 +16,6 @@ from optimization.models import EventStatus, Recommendation
 from optimization.services.events import EventError
 from optimization.services.planning import recommendation_accept, recommendation_decline
 from stakeholders import formatting
-from stakeholders.selectors import member_building_list
 
 from ..access import ANSWERING_ROLES, portal_view
 from ..dashboards import current_report, dashboard
@@ -29,9 +28,9 @@ PAST_SHOWN = 20
 
 def member_recommendations(member):
     """The recommendations for the buildings this member manages."""
-    return Recommendation.objects.filter(
-        building__in=member_building_list(membership=member.membership)
-    ).select_related("event", "event__utility", "building")
+    return Recommendation.objects.filter(building__in=member.buildings).select_related(
+        "event", "event__utility", "building"
+    )
 
 
 def open_requests(member) -> list[Recommendation]:
@@ -58,7 +57,7 @@ def past_requests(member) -> list[Recommendation]:
 
 def _lines_total(member, report) -> dict:
     return report.lines.filter(
-        building__in=member_building_list(membership=member.membership)
+        building__in=member.buildings
     ).aggregate(
         delivered_kwh=Sum("delivered_kwh"), incentive_usd=Sum("incentive_usd"),
         cost_saved_usd=Sum("cost_saved_usd"),
@@ -87,7 +86,7 @@ def facility_context(member, report) -> dict:
         "requests": open_requests(member),
         "past": past_requests(member),
         "totals": _lines_total(member, report),
-        "buildings": member_building_list(membership=member.membership).count(),
+        "buildings": member.buildings.count(),
         "may_answer": member.role in ANSWERING_ROLES,
     }
 

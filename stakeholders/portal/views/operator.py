@@ -88,9 +88,17 @@ class ProposeForm(forms.Form):
         return cleaned
 
 
-def _suggested(summary: dict, tz: str) -> dict:
-    """The propose form's starting values: the next HIGH or CRITICAL run of hours, if any."""
-    strained = summary["high_hours"] + summary["critical_hours"]
+def _suggested(summary: dict, open_events: list[dict], tz: str) -> dict:
+    """The propose form's starting values: the next HIGH or CRITICAL hours that no open event
+    covers yet, if any."""
+    covered = [
+        (datetime.fromisoformat(e["starts_at"]), datetime.fromisoformat(e["ends_at"]))
+        for e in open_events
+    ]
+    strained = [
+        h for h in summary["high_hours"] + summary["critical_hours"]
+        if not any(start <= datetime.fromisoformat(h["t"]) < end for start, end in covered)
+    ]  # fmt: skip
     if not strained:
         return {"risk_pct": 5.0}
     strained.sort(key=lambda h: h["t"])
@@ -163,7 +171,7 @@ def operator_page(request, member):
     report = current_report(member, request.GET.get("utility"))
     context = operator_context(member, report)
     context["open_events"] = _live_answers(context["open_events"])
-    form = ProposeForm(initial=_suggested(context, report.utility.timezone))
+    form = ProposeForm(initial=_suggested(context, context["open_events"], report.utility.timezone))
     template = "portal/operator.html"
     if request.htmx and request.GET.get("panel") in {"status", "events"}:
         template += f"#{request.GET['panel']}-panel"
