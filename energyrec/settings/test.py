@@ -16,6 +16,8 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# django-axes logs every sign-in at INFO: noise in a test run.
+LOGGING = {**LOGGING, "loggers": {**LOGGING["loggers"], "axes": {"level": "WARNING"}}}  # noqa: F405
 # Job kinds that exist only to test the job machinery (slow steps, failures, effects to count).
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.jobs_testapp"]
 
