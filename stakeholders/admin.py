@@ -1,6 +1,9 @@
+"""The directory in the back office: organizations, utilities, feeders, buildings (with the
+CSV upload) and memberships, each scoped to the staff user's organizations."""
+
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -11,7 +14,17 @@ from forecasting.services.models import ForecastError
 from jobs.services import job_create
 
 from . import charts
+from .admin_scoping import (
+    ScopedAdmin,
+    ScopedRelatedFilter,
+    ScopedTabularInline,
+    refused,
+    related_scope,
+    request_organization_ids,
+    requires,
+)
 from .csvimport import CsvImportError
+from .formatting import kw, pct
 from .models import (
     Building,
     Feeder,
@@ -19,18 +32,33 @@ from .models import (
     Organization,
     Utility,
 )
+from .selectors import sees_everything
 from .services import building_upsert, building_validate, buildings_csv_import
 
 
-class MembershipInline(admin.TabularInline):
+def owner_choices(request) -> QuerySet[Organization]:
+    """The owners a staff user may name for a building: their own organizations and the
+    owners of buildings on their utilities' grids."""
+    owners = Organization.objects.all()
+    if sees_everything(request.user):
+        return owners
+    mine = request_organization_ids(request)
+    return owners.filter(
+        Q(pk__in=mine) | Q(buildings__utility__organization_id__in=mine)
+    ).distinct()
+
+
+class MembershipInline(ScopedTabularInline):
     model = Membership
     extra = 0
-    autocomplete_fields = ("user",)
+    autocomplete_fields = ("user", "buildings")
 
 
 @admin.register(Organization)
-class OrganizationAdmin(admin.ModelAdmin):
+class OrganizationAdmin(ScopedAdmin):
+    organization_paths = ("pk",)
     list_display = ("name", "kind", "building_count", "member_count", "created_at")
+    ordering = ("name",)  # the counts' GROUP BY drops the model's own ordering
     list_filter = ("kind",)
     search_fields = ("name",)
     inlines = (MembershipInline,)
@@ -54,18 +82,19 @@ class OrganizationAdmin(admin.ModelAdmin):
         return organization.member_count
 
 
-class FeederInline(admin.TabularInline):
+class FeederInline(ScopedTabularInline):
     model = Feeder
     extra = 0
 
 
 @admin.register(Utility)
-class UtilityAdmin(admin.ModelAdmin):
+class UtilityAdmin(ScopedAdmin):
+    organization_paths = ("organization",)
     list_display = (
         "name",
-        "capacity_kw",
-        "high_strain_pct",
-        "critical_strain_pct",
+        "capacity",
+        "high_strain",
+        "critical_strain",
         "feeder_count",
         "building_count",
         "enrolled_count",
@@ -74,7 +103,13 @@ class UtilityAdmin(admin.ModelAdmin):
     inlines = (FeederInline,)
     actions = ("train_model", "forecast_next_day")
 
-    @admin.action(description="Train a forecasting model (a job on the ml queue)")
+    # Training adds a forecast model and forecasting adds a run: those models' permissions.
+    has_train_permission = requires("forecasting.add_forecastmodel")
+    has_forecast_permission = requires("forecasting.add_forecastrun")
+
+    @admin.action(
+        description="Train a forecasting model (a job on the ml queue)", permissions=["train"]
+    )
     def train_model(self, request, queryset):
         for utility in queryset:
             job = job_create(
@@ -82,9 +117,14 @@ class UtilityAdmin(admin.ModelAdmin):
                 params={"utility_id": utility.pk},
                 requested_by=request.user,
             )
+            self.log_change(
+                request, utility, f"Training of a forecasting model queued as job #{job.pk}."
+            )
             self.message_user(request, f"{utility}: training queued as job #{job.pk}.")
 
-    @admin.action(description="Forecast the day after its latest readings")
+    @admin.action(
+        description="Forecast the day after its latest readings", permissions=["forecast"]
+    )
     def forecast_next_day(self, request, queryset):
         for utility in queryset:
             try:
@@ -96,10 +136,9 @@ class UtilityAdmin(admin.ModelAdmin):
             except ForecastError as exc:
                 self.message_user(request, str(exc), messages.WARNING)
             else:
-                self.message_user(
-                    request,
-                    f"{utility}: forecast for {run.day} queued in {run.chunks_total} chunk(s).",
-                )
+                done = f"forecast for {run.day} queued in {run.chunks_total} chunk(s)"
+                self.log_change(request, utility, f"{done.capitalize()} (run #{run.pk}).")
+                self.message_user(request, f"{utility}: {done}.")
 
     def get_queryset(self, request):
         return (
@@ -113,6 +152,18 @@ class UtilityAdmin(admin.ModelAdmin):
                 ),
             )
         )
+
+    @admin.display(description="capacity", ordering="capacity_kw")
+    def capacity(self, utility):
+        return kw(utility.capacity_kw)
+
+    @admin.display(description="HIGH from", ordering="high_strain_pct")
+    def high_strain(self, utility):
+        return pct(utility.high_strain_pct)
+
+    @admin.display(description="CRITICAL from", ordering="critical_strain_pct")
+    def critical_strain(self, utility):
+        return pct(utility.critical_strain_pct)
 
     @admin.display(description="feeders", ordering="feeder_count")
     def feeder_count(self, utility):
@@ -128,28 +179,42 @@ class UtilityAdmin(admin.ModelAdmin):
 
 
 @admin.register(Feeder)
-class FeederAdmin(admin.ModelAdmin):
-    list_display = ("name", "utility", "capacity_kw")
+class FeederAdmin(ScopedAdmin):
+    organization_paths = ("utility__organization",)
+    list_display = ("name", "utility", "capacity")
     list_filter = ("utility",)
     search_fields = ("name", "utility__name")
     list_select_related = ("utility",)
 
+    @admin.display(description="capacity", ordering="capacity_kw")
+    def capacity(self, feeder):
+        return kw(feeder.capacity_kw)
+
 
 class BuildingUploadForm(forms.Form):
-    utility = forms.ModelChoiceField(queryset=Utility.objects.all())
-    owner = forms.ModelChoiceField(queryset=Organization.objects.all())
+    """Only the utilities and owners the user may name are offered (and accepted)."""
+
+    utility = forms.ModelChoiceField(queryset=Utility.objects.none())
+    owner = forms.ModelChoiceField(queryset=Organization.objects.none())
     csv_file = forms.FileField(
         help_text="Columns: code, name, building_type, floor_area_m2, tariff_usd_per_kwh, "
         "carbon_kg_per_kwh, curtailable_kw; optional feeder, pv_kw, battery_kwh, "
         "max_setpoint_change_c, max_events_per_month, enrolled_on, consent_by."
     )
 
+    def __init__(
+        self, *args, utilities: QuerySet[Utility], owners: QuerySet[Organization], **kwargs
+    ):
+        super().__init__(*args, **kwargs)
+        self.fields["utility"].queryset = utilities
+        self.fields["owner"].queryset = owners
 
-class FeederFilter(admin.RelatedFieldListFilter):
+
+class FeederFilter(ScopedRelatedFilter):
     """Feeder choices named with their utility, in one query."""
 
-    def field_choices(self, field, request, model_admin):
-        return [(feeder.pk, str(feeder)) for feeder in Feeder.objects.select_related("utility")]
+    def choice_queryset(self, queryset):
+        return queryset.select_related("utility")
 
 
 class BuildingAdminForm(forms.ModelForm):
@@ -169,7 +234,8 @@ class BuildingAdminForm(forms.ModelForm):
 
 
 @admin.register(Building)
-class BuildingAdmin(admin.ModelAdmin):
+class BuildingAdmin(ScopedAdmin):
+    organization_paths = ("utility__organization", "owner")
     form = BuildingAdminForm
     list_display = (
         "code",
@@ -179,14 +245,13 @@ class BuildingAdmin(admin.ModelAdmin):
         "mean_kw",
         "peak_kw",
         "days_of_data",
-        "curtailable_kw",
+        "curtailable",
         "enrolled",
         "origin",
     )
     list_filter = ("utility", "building_type", "enrolled", "origin", ("feeder", FeederFilter))
     search_fields = ("code", "name", "owner__name")
     list_select_related = ("utility", "feeder__utility", "owner")
-    autocomplete_fields = ("owner",)
     readonly_fields = ("created_at",)
     fieldsets = (
         (None, {"fields": ("code", "name", "owner", "utility", "feeder", "building_type")}),
@@ -224,13 +289,27 @@ class BuildingAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return with_load_summary(super().get_queryset(request))
 
+    def get_autocomplete_fields(self, request):
+        # The program team picks among every owner by search; anyone else from the few
+        # owners they may name (the organizations' search would not find the others).
+        return ("owner",) if sees_everything(request.user) else ()
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "owner":
+            kwargs["queryset"] = owner_choices(request)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
     @admin.display(description="mean kW", ordering="mean_daily_kwh")
     def mean_kw(self, building):
-        return None if building.mean_daily_kwh is None else f"{building.mean_daily_kwh / 24:.2f}"
+        return None if building.mean_daily_kwh is None else kw(building.mean_daily_kwh / 24)
 
     @admin.display(description="peak kW", ordering="peak_kw")
     def peak_kw(self, building):
-        return None if building.peak_kw is None else f"{building.peak_kw:.2f}"
+        return None if building.peak_kw is None else kw(building.peak_kw)
+
+    @admin.display(description="curtailable", ordering="curtailable_kw")
+    def curtailable(self, building):
+        return kw(building.curtailable_kw)
 
     @admin.display(description="days of data", ordering="days_of_data")
     def days_of_data(self, building):
@@ -286,20 +365,36 @@ class BuildingAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
+    def has_upload_permission(self, request) -> bool:
+        """An upload adds buildings and changes those it names again: both permissions."""
+        return self.has_model_permission(request, "add") and self.has_model_permission(
+            request, "change"
+        )
+
     def upload_view(self, request):
-        form = BuildingUploadForm(request.POST or None, request.FILES or None)
+        if not self.has_upload_permission(request):
+            return refused(
+                request, self, "Uploading buildings needs the permissions to add and to change "
+                "buildings. Nothing was imported.",
+            )  # fmt: skip
+        form = BuildingUploadForm(
+            request.POST or None,
+            request.FILES or None,
+            utilities=related_scope(request, Utility, self.admin_site),
+            owners=owner_choices(request),
+        )
         errors = []
         if request.method == "POST" and form.is_valid():
+            utility, owner = form.cleaned_data["utility"], form.cleaned_data["owner"]
+            upload = form.cleaned_data["csv_file"]
             try:
-                counts = buildings_csv_import(
-                    utility=form.cleaned_data["utility"],
-                    owner=form.cleaned_data["owner"],
-                    stream=form.cleaned_data["csv_file"].read(),
-                )
+                counts = buildings_csv_import(utility=utility, owner=owner, stream=upload.read())
             except CsvImportError as exc:
                 errors = exc.errors
             else:
-                self.message_user(request, f"Imported {counts['buildings']} building(s).")
+                done = f"Imported {counts['buildings']} building(s)"
+                self.log_change(request, utility, f"{done} of {owner} from {upload.name}.")
+                self.message_user(request, f"{done}.")
                 return redirect(reverse("admin:stakeholders_building_changelist"))
         return render(
             request,
@@ -315,9 +410,10 @@ class BuildingAdmin(admin.ModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(ScopedAdmin):
+    organization_paths = ("organization",)
     list_display = ("user", "organization", "role", "created_at")
     list_filter = ("role", "organization__kind")
     search_fields = ("user__username", "organization__name")
     list_select_related = ("user", "organization")
-    autocomplete_fields = ("user", "organization")
+    autocomplete_fields = ("user", "organization", "buildings")
