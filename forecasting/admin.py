@@ -1,12 +1,32 @@
+"""Readings, series, the model registry and forecast runs in the back office: read-only
+pages scoped to the staff user's utilities, the readings upload, promote and roll back."""
+
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from stakeholders import charts
+from stakeholders.admin_scoping import (
+    ScopedAdmin,
+    readable_table,
+    refused,
+    related_scope,
+    requires,
+)
 from stakeholders.csvimport import CsvImportError
+from stakeholders.formatting import (
+    DASH,
+    kw,
+    kwh,
+    local_day,
+    local_time,
+    number,
+    pct,
+    share,
+)
 from stakeholders.models import Utility
 
 from .models import (
@@ -26,7 +46,9 @@ MAX_UPLOAD_MB = 50
 
 
 class ReadingsUploadForm(forms.Form):
-    utility = forms.ModelChoiceField(queryset=Utility.objects.all())
+    """Only the utilities the user may name are offered (and accepted)."""
+
+    utility = forms.ModelChoiceField(queryset=Utility.objects.none())
     csv_file = forms.FileField(
         help_text="Columns: building_code, timestamp (interval start, YYYY-MM-DD HH:00, "
         "local time or with an offset), kwh. Larger files: manage.py import_readings."
@@ -40,20 +62,38 @@ class ReadingsUploadForm(forms.Form):
             )
         return upload
 
+    def __init__(self, *args, utilities: QuerySet[Utility], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["utility"].queryset = utilities
 
-def _hours_table(values) -> str:
+
+def _hours_table(values, write, unit: str) -> str:
     cells = (
-        (f"{hour:02d}", "missing" if value != value else f"{value:.3f}")
+        (f"{hour:02d}", "missing" if value != value else write(value))
         for hour, value in enumerate(values)
     )
     return format_html(
-        "<table><tr><th>hour</th><th>kWh</th></tr>{}</table>",
+        "<table><tr><th>hour</th><th>{}</th></tr>{}</table>",
+        unit,
         format_html_join("", "<tr><td>{}:00</td><td>{}</td></tr>", cells),
     )
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Series are written by imports only; the back office reads them."""
+# How each utility-wide series reads: its unit and its rounding.
+SERIES_FORMATS = {
+    SeriesDay.Series.TEMPERATURE_C: lambda v: f"{number(v, 1)} °C",
+    SeriesDay.Series.TEMPERATURE_FORECAST_C: lambda v: f"{number(v, 1)} °C",
+    SeriesDay.Series.HUMIDITY_PCT: pct,
+    SeriesDay.Series.PRICE_USD_PER_KWH: lambda v: f"${number(v, 3)} per kWh",
+    SeriesDay.Series.CARBON_KG_PER_KWH: lambda v: f"{number(v, 3)} kg per kWh",
+}
+
+
+class ReadOnlyAdmin(ScopedAdmin):
+    """Series, models and runs are written by imports and jobs only; the back office reads
+    them (the model's view permission)."""
+
+    organization_paths = ("utility__organization",)
 
     def has_add_permission(self, request):
         return False
@@ -64,15 +104,25 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(MeterDay)
 class MeterDayAdmin(ReadOnlyAdmin):
-    list_display = ("building", "day", "total_kwh", "peak_kw", "hours_present", "origin")
+    # A building's owner reads its own buildings' readings too.
+    organization_paths = ("building__utility__organization", "building__owner")
+    list_display = ("building", "day", "total", "peak", "hours_present", "origin")
     list_filter = ("origin", "building__utility")
     search_fields = ("building__code", "building__name")
     date_hierarchy = "day"
     list_select_related = ("building",)
     show_full_result_count = False
-    fields = ("building", "day", "origin", "total_kwh", "peak_kw", "hours")
+    fields = ("building", "day", "origin", "total", "peak", "hours")
     readonly_fields = fields
     change_list_template = "admin/forecasting/meterday/change_list.html"
+
+    @admin.display(description="total", ordering="total_kwh")
+    def total(self, day: MeterDay) -> str:
+        return kwh(day.total_kwh)
+
+    @admin.display(description="peak", ordering="peak_kw")
+    def peak(self, day: MeterDay) -> str:
+        return kw(day.peak_kw)
 
     @admin.display(description="hours measured")
     def hours_present(self, day: MeterDay) -> str:
@@ -80,7 +130,7 @@ class MeterDayAdmin(ReadOnlyAdmin):
 
     @admin.display(description="hourly kWh")
     def hours(self, day: MeterDay) -> str:
-        return _hours_table(day.hourly_kwh)
+        return _hours_table(day.hourly_kwh, kwh, "kWh")
 
     def get_urls(self):
         return [
@@ -92,24 +142,35 @@ class MeterDayAdmin(ReadOnlyAdmin):
             *super().get_urls(),
         ]
 
+    def has_upload_permission(self, request) -> bool:
+        """An upload adds meter days and changes stored ones: both permissions (the admin's
+        own add and change stay off, the pages being read-only)."""
+        return self.has_model_permission(request, "add") and self.has_model_permission(
+            request, "change"
+        )
+
     def upload_view(self, request):
-        if not request.user.has_perm("forecasting.add_meterday"):
-            raise PermissionDenied
-        form = ReadingsUploadForm(request.POST or None, request.FILES or None)
+        if not self.has_upload_permission(request):
+            return refused(
+                request, self, "Uploading readings needs the permissions to add and to change "
+                "meter days. Nothing was imported.",
+            )  # fmt: skip
+        form = ReadingsUploadForm(
+            request.POST or None,
+            request.FILES or None,
+            utilities=related_scope(request, Utility, self.admin_site),
+        )
         errors = []
         if request.method == "POST" and form.is_valid():
+            utility, upload = form.cleaned_data["utility"], form.cleaned_data["csv_file"]
             try:
-                counts = readings_csv_import(
-                    utility=form.cleaned_data["utility"],
-                    stream=form.cleaned_data["csv_file"].read(),
-                )
+                counts = readings_csv_import(utility=utility, stream=upload.read())
             except CsvImportError as exc:
                 errors = exc.errors
             else:
-                self.message_user(
-                    request,
-                    f"Imported {counts['rows']:,} readings for {counts['buildings']} building(s).",
-                )
+                done = f"Imported {counts['rows']:,} readings for {counts['buildings']} building(s)"
+                self.log_change(request, utility, f"{done} from {upload.name}.")
+                self.message_user(request, f"{done}.")
                 return redirect(reverse("admin:forecasting_meterday_changelist"))
         return render(
             request,
@@ -137,11 +198,16 @@ class SeriesDayAdmin(ReadOnlyAdmin):
     def mean_value(self, day: SeriesDay) -> str:
         values = day.hourly_values
         present = values[values == values]
-        return f"{present.mean():.3f}" if present.size else "-"
+        return SERIES_FORMATS[day.series](float(present.mean())) if present.size else DASH
 
     @admin.display(description="hourly values")
     def hours(self, day: SeriesDay) -> str:
-        return _hours_table(day.hourly_values)
+        return _hours_table(day.hourly_values, SERIES_FORMATS[day.series], day.get_series_display())
+
+
+def _cvrmse(metrics: dict, name: str) -> str:
+    scores = metrics.get(name, {})
+    return f"{pct(scores.get('median_cvrmse_pct'))} / {pct(scores.get('total_cvrmse_pct'))}"
 
 
 @admin.register(ForecastModel)
@@ -152,7 +218,7 @@ class ForecastModelAdmin(ReadOnlyAdmin):
         "utility",
         "version",
         "status",
-        "trained_at",
+        "trained",
         "buildings",
         "train_window",
         "lstm_cvrmse",
@@ -162,33 +228,57 @@ class ForecastModelAdmin(ReadOnlyAdmin):
     list_filter = ("status", "utility")
     list_select_related = ("utility",)
     actions = ("promote", "roll_back")
-    exclude = ("weights",)
+    fields = (
+        "utility", "version", "status", "architecture", "device", "buildings", "train_window",
+        "test_window", "accuracy", "settings", "data_fingerprint", "trained", "promoted", "job",
+    )  # fmt: skip
+    readonly_fields = fields
 
-    def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in ForecastModel._meta.fields if field.name != "weights"]
-
-    def has_change_permission(self, request, obj=None):
-        return obj is not None and request.user.is_staff  # to read it; every field is read-only
+    # Promoting and rolling back change which version is active: the model's change permission.
+    has_promote_permission = requires("change")
 
     @admin.display(description="trained on")
     def train_window(self, model):
-        return f"{model.train_start} – {model.train_end}"
+        return f"{local_day(model.train_start)} – {local_day(model.train_end)}"
+
+    @admin.display(description="scored on")
+    def test_window(self, model):
+        if model.test_start is None:
+            return DASH
+        return f"{local_day(model.test_start)} – {local_day(model.test_end)}"
+
+    @admin.display(description="trained", ordering="trained_at")
+    def trained(self, model):
+        return local_time(model.trained_at, model.utility.timezone)
+
+    @admin.display(description="promoted", ordering="promoted_at")
+    def promoted(self, model):
+        return local_time(model.promoted_at, model.utility.timezone)
 
     @admin.display(description="LSTM CV(RMSE) median / total")
     def lstm_cvrmse(self, model):
-        lstm = model.metrics.get("lstm", {})
-        return f"{lstm.get('median_cvrmse_pct', '-')} % / {lstm.get('total_cvrmse_pct', '-')} %"
+        return _cvrmse(model.metrics, "lstm")
 
     @admin.display(description="7-day mean CV(RMSE) median / total")
     def mean7_cvrmse(self, model):
-        mean7 = model.metrics.get("mean7", {})
-        return f"{mean7.get('median_cvrmse_pct', '-')} % / {mean7.get('total_cvrmse_pct', '-')} %"
+        return _cvrmse(model.metrics, "mean7")
 
     @admin.display(description="P10-P90 coverage")
     def coverage(self, model):
-        return model.metrics.get("p10_p90_coverage", "-")
+        return share(model.metrics.get("p10_p90_coverage"))
 
-    @admin.action(description="Promote the selected model to active for its utility")
+    @admin.display(description="held-out accuracy")
+    def accuracy(self, model):
+        return readable_table(model.metrics, depth=2, formats={"p10_p90_coverage": share})
+
+    @admin.display(description="hyperparameters")
+    def settings(self, model):
+        return readable_table(model.hyperparameters)
+
+    @admin.action(
+        description="Promote the selected model to active for its utility",
+        permissions=["promote"],
+    )
     def promote(self, request, queryset):
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one model to promote.", messages.WARNING)
@@ -198,11 +288,15 @@ class ForecastModelAdmin(ReadOnlyAdmin):
         except ForecastError as exc:
             self.message_user(request, str(exc), messages.WARNING)
         else:
+            self.log_change(request, model, f"Promoted version {model.version} to active.")
             self.message_user(
                 request, f"Version {model.version} is now active for {model.utility}."
             )
 
-    @admin.action(description="Roll back the selected model's utility to its previous version")
+    @admin.action(
+        description="Roll back the selected model's utility to its previous version",
+        permissions=["promote"],
+    )
     def roll_back(self, request, queryset):
         for utility in {model.utility for model in queryset}:
             try:
@@ -210,29 +304,50 @@ class ForecastModelAdmin(ReadOnlyAdmin):
             except ForecastError as exc:
                 self.message_user(request, str(exc), messages.WARNING)
             else:
+                self.log_change(request, model, f"Rolled back to version {model.version}.")
                 self.message_user(request, f"{utility}: version {model.version} is active again.")
 
 
 class GridHourInline(admin.TabularInline):
+    """The run's utility-wide hours, in the utility's time zone."""
+
     model = GridStatusHour
-    fields = (
-        "starts_at",
-        "forecast_kw",
-        "p90_kw",
-        "capacity_kw",
-        "strain_pct",
-        "level",
-        "kw_above_high",
-    )
+    fields = ("hour", "p50", "p90", "capacity", "strain", "level", "above_high")
     readonly_fields = fields
     extra = 0
     can_delete = False
 
     def get_queryset(self, request):
-        return super().get_queryset(request).filter(feeder__isnull=True)
+        return (
+            super().get_queryset(request).filter(feeder__isnull=True).select_related("run__utility")
+        )
 
     def has_add_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="hour")
+    def hour(self, row):
+        return local_time(row.starts_at, row.run.utility.timezone)
+
+    @admin.display(description="P50")
+    def p50(self, row):
+        return kw(row.forecast_kw)
+
+    @admin.display(description="P90")
+    def p90(self, row):
+        return kw(row.p90_kw)
+
+    @admin.display(description="capacity")
+    def capacity(self, row):
+        return kw(row.capacity_kw)
+
+    @admin.display(description="strain")
+    def strain(self, row):
+        return pct(row.strain_pct)
+
+    @admin.display(description="above HIGH")
+    def above_high(self, row):
+        return kw(row.kw_above_high)
 
 
 @admin.register(ForecastRun)
@@ -247,19 +362,18 @@ class ForecastRunAdmin(ReadOnlyAdmin):
         "buildings",
         "flagged",
         "peak",
-        "created_at",
+        "created",
     )
     list_filter = ("status", "utility")
     date_hierarchy = "day"
     list_select_related = ("utility", "model", "model__utility")
     inlines = (GridHourInline,)
     change_form_template = "admin/forecasting/forecastrun/change_form.html"
-
-    def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in ForecastRun._meta.fields]
-
-    def has_change_permission(self, request, obj=None):
-        return obj is not None and request.user.is_staff
+    fields = (
+        "utility", "day", "horizon_h", "model", "status", "chunks", "buildings", "flagged",
+        "created", "completed",
+    )  # fmt: skip
+    readonly_fields = fields
 
     @admin.display(description="chunks done")
     def chunks(self, run):
@@ -267,21 +381,25 @@ class ForecastRunAdmin(ReadOnlyAdmin):
             run.chunks_done / run.chunks_total, label=f"{run.chunks_done}/{run.chunks_total}"
         )
 
-    @admin.display(description="peak P50 kW")
+    @admin.display(description="peak P50")
     def peak(self, run):
         hours = [hour.forecast_kw for hour in run.grid_hours.all() if hour.feeder_id is None]
-        return f"{max(hours):,.1f}" if hours else "-"
+        return kw(max(hours)) if hours else DASH
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, run):
+        return local_time(run.created_at, run.utility.timezone)
+
+    @admin.display(description="completed", ordering="completed_at")
+    def completed(self, run):
+        return local_time(run.completed_at, run.utility.timezone)
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("grid_hours")
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         chart = None
-        run = (
-            ForecastRun.objects.filter(pk=object_id).select_related("utility").first()
-            if object_id.isdigit()
-            else None
-        )
+        run = self.get_object(request, object_id)  # scoped: another utility's run is no run
         total = run and AggregateForecast.objects.filter(run=run, feeder__isnull=True).first()
         if total:
             values = building_forecast_values(total)
@@ -300,20 +418,24 @@ class ForecastRunAdmin(ReadOnlyAdmin):
 class ComplianceModelVersionAdmin(ReadOnlyAdmin):
     """Compliance models learnt from verified outcomes, with their held-out scores."""
 
-    list_display = ("utility", "version", "active", "outcomes", "auc", "brier", "trained_at")
+    list_display = ("utility", "version", "active", "outcomes", "auc", "brier", "trained")
     list_filter = ("active", "utility")
-    exclude = ("weights",)
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in ComplianceModelVersion._meta.fields if f.name != "weights"]
-
-    def has_change_permission(self, request, obj=None):
-        return obj is not None and request.user.is_staff
+    list_select_related = ("utility",)
+    fields = ("utility", "version", "active", "outcomes", "scores", "trained")
+    readonly_fields = fields
 
     @admin.display(description="AUC")
     def auc(self, model):
-        return model.metrics.get("auc", "-")
+        return number(model.metrics.get("auc"), 3)
 
     @admin.display(description="Brier")
     def brier(self, model):
-        return model.metrics.get("brier", "-")
+        return number(model.metrics.get("brier"), 3)
+
+    @admin.display(description="held-out scores")
+    def scores(self, model):
+        return readable_table(model.metrics, depth=1)
+
+    @admin.display(description="trained", ordering="trained_at")
+    def trained(self, model):
+        return local_time(model.trained_at, model.utility.timezone)

@@ -102,5 +102,5 @@ def test_meter_day_page_lists_its_hours(client, staff_user, hall):
     page = client.get(
         reverse("admin:forecasting_meterday_change", args=[MeterDay.objects.get().pk])
     ).content.decode()
-    assert "<td>05:00</td><td>3.500</td>" in page
+    assert "<td>05:00</td><td>3.5 kWh</td>" in page
     assert "<td>06:00</td><td>missing</td>" in page
