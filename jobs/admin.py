@@ -1,5 +1,10 @@
+from django.conf import settings
 from django.contrib import admin, messages
 from django.utils.html import format_html
+
+from stakeholders.admin_scoping import ScopedAdmin, readable_table, requires
+from stakeholders.formatting import DASH, local_time, number
+from stakeholders.selectors import sees_everything
 
 from .models import JobRun
 from .services import JobError, job_rerun
@@ -12,10 +17,17 @@ STATUS_COLOURS = {
 }
 
 
-@admin.register(JobRun)
-class JobRunAdmin(admin.ModelAdmin):
-    """Jobs are written by workers only: the back office reads them and can run one again."""
+def _when(value) -> str:
+    # A job belongs to no utility: its times read in the server's zone, named.
+    return local_time(value, settings.TIME_ZONE)
 
+
+@admin.register(JobRun)
+class JobRunAdmin(ScopedAdmin):
+    """Jobs are written by workers only: the back office reads them and can run one again.
+    The program team sees every job; anyone else the jobs they asked for."""
+
+    organization_paths = ()  # a job belongs to no organization: scoped by who asked
     list_display = (
         "id",
         "kind",
@@ -23,9 +35,9 @@ class JobRunAdmin(admin.ModelAdmin):
         "progress_bar",
         "attempts",
         "requested_by",
-        "queued_at",
-        "duration_s",
-        "peak_memory_mb",
+        "queued",
+        "duration",
+        "peak_memory",
         "error_line",
     )
     list_filter = ("status", "kind", "queued_at")
@@ -38,26 +50,34 @@ class JobRunAdmin(admin.ModelAdmin):
         "status",
         "progress",
         "progress_note",
-        "params",
-        "counts",
-        "result",
+        "parameters",
+        "processed",
+        "outcome",
         "attempts",
         "worker",
         "requested_by",
-        "queued_at",
-        "started_at",
-        "finished_at",
-        "duration_s",
-        "peak_memory_mb",
+        "queued",
+        "started",
+        "finished",
+        "duration",
+        "peak_memory",
         "error_text",
     )
     readonly_fields = fields
+
+    def scope_queryset(self, request, queryset):
+        if sees_everything(request.user):
+            return queryset
+        return queryset.filter(requested_by=request.user)
 
     def has_add_permission(self, request) -> bool:
         return False
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+    # Running a job again adds one: the jobs' add permission (the add form itself stays off).
+    has_rerun_permission = requires("add")
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, job: JobRun) -> str:
@@ -76,6 +96,38 @@ class JobRunAdmin(admin.ModelAdmin):
             job.progress,
         )
 
+    @admin.display(description="queued", ordering="queued_at")
+    def queued(self, job: JobRun) -> str:
+        return _when(job.queued_at)
+
+    @admin.display(description="started", ordering="started_at")
+    def started(self, job: JobRun) -> str:
+        return _when(job.started_at)
+
+    @admin.display(description="finished", ordering="finished_at")
+    def finished(self, job: JobRun) -> str:
+        return _when(job.finished_at)
+
+    @admin.display(description="duration", ordering="duration_s")
+    def duration(self, job: JobRun) -> str:
+        return DASH if job.duration_s is None else f"{number(job.duration_s, 1)} s"
+
+    @admin.display(description="peak memory", ordering="peak_memory_mb")
+    def peak_memory(self, job: JobRun) -> str:
+        return DASH if job.peak_memory_mb is None else f"{number(job.peak_memory_mb, 0)} MB"
+
+    @admin.display(description="parameters")
+    def parameters(self, job: JobRun) -> str:
+        return readable_table(job.params)
+
+    @admin.display(description="processed")
+    def processed(self, job: JobRun) -> str:
+        return readable_table(job.counts)
+
+    @admin.display(description="result")
+    def outcome(self, job: JobRun) -> str:
+        return readable_table(job.result, depth=2)
+
     @admin.display(description="error")
     def error_line(self, job: JobRun) -> str:
         return job.error.splitlines()[0][:120] if job.error else ""
@@ -83,10 +135,10 @@ class JobRunAdmin(admin.ModelAdmin):
     @admin.display(description="error")
     def error_text(self, job: JobRun) -> str:
         if not job.error:
-            return "-"
+            return DASH
         return format_html('<pre style="white-space:pre-wrap;margin:0">{}</pre>', job.error)
 
-    @admin.action(description="Run the selected finished jobs again")
+    @admin.action(description="Run the selected finished jobs again", permissions=["rerun"])
     def run_again(self, request, queryset) -> None:
         for job in queryset:
             try:
@@ -94,4 +146,5 @@ class JobRunAdmin(admin.ModelAdmin):
             except JobError as exc:
                 self.message_user(request, str(exc), messages.WARNING)
             else:
+                self.log_addition(request, new_job, f"Run again from job #{job.pk}.")
                 self.message_user(request, f"Queued job #{new_job.pk} ({new_job.kind}).")

@@ -1,9 +1,15 @@
+"""The program's delivery records in the back office: the program team's alone (no
+organization's rows), saved and moved on through the delivery services, each change logged."""
+
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.html import format_html
 
 from stakeholders import charts
+from stakeholders.admin_scoping import ScopedAdmin, refused
+from stakeholders.formatting import number
+from stakeholders.selectors import sees_everything
 
 from .models import (
     KPI,
@@ -36,8 +42,9 @@ from .services.records import (
 )
 
 
-class ServiceSavedAdmin(admin.ModelAdmin):
-    """Saves the object and its inline rows through the delivery service (audit included)."""
+class ServiceSavedAdmin(ScopedAdmin):
+    """Saves the object and its inline rows through the delivery service (audit included).
+    Names no organization path: the program team's alone."""
 
     def save_model(self, request, obj, form, change):
         delivery_record_save(instance=obj, user=request.user)
@@ -49,14 +56,17 @@ class ServiceSavedAdmin(admin.ModelAdmin):
         for instance in instances:
             delivery_record_save(instance=instance, user=request.user)
 
-    def run_service(self, request, queryset, service, done: str, **kwargs):
+    def run_service(self, request, queryset, service, done: str, logged: str, **kwargs):
+        """Run `service` on each selected row; a LogEntry saying `logged` for each it moved."""
         succeeded = 0
         for obj in queryset:
             try:
                 service(user=request.user, **{self.model._meta.model_name: obj}, **kwargs)
-                succeeded += 1
             except DeliveryError as exc:
                 self.message_user(request, str(exc), messages.WARNING)
+            else:
+                succeeded += 1
+                self.log_change(request, obj, logged)
         if succeeded:
             self.message_user(request, f"{succeeded} {done}.")
 
@@ -81,6 +91,8 @@ class ProgramAdmin(ServiceSavedAdmin):
         ]
 
     def overview_view(self, request):
+        if not (sees_everything(request.user) and self.has_view_permission(request)):
+            return refused(request, self, "The program overview is the program team's.")
         program_id = request.GET.get("program")
         overview = program_overview(
             user=request.user,
@@ -148,13 +160,19 @@ class SprintAdmin(ServiceSavedAdmin):
             colour="#b91c1c" if over else "#15803d",
         )
 
-    @admin.action(description="Start the selected sprint")
+    @admin.action(description="Start the selected sprint", permissions=["change"])
     def start(self, request, queryset):
-        self.run_service(request, queryset, sprint_start, "sprint(s) started")
+        self.run_service(request, queryset, sprint_start, "sprint(s) started", "Started.")
 
-    @admin.action(description="Close the selected sprints (unfinished stories go to the backlog)")
+    @admin.action(
+        description="Close the selected sprints (unfinished stories go to the backlog)",
+        permissions=["change"],
+    )
     def close(self, request, queryset):
-        self.run_service(request, queryset, sprint_close, "sprint(s) closed")
+        self.run_service(
+            request, queryset, sprint_close, "sprint(s) closed",
+            "Closed; its unfinished stories went back to the backlog.",
+        )  # fmt: skip
 
 
 @admin.register(UserStory)
@@ -191,9 +209,9 @@ class MilestoneAdmin(ServiceSavedAdmin):
         share = milestone.tasks_done / total if total else 0.0
         return charts.bar(share, label=f"{share:.0%} ({milestone.tasks_done}/{total})")
 
-    @admin.action(description="Mark the selected milestones done")
+    @admin.action(description="Mark the selected milestones done", permissions=["change"])
     def complete(self, request, queryset):
-        self.run_service(request, queryset, milestone_complete, "milestone(s) done")
+        self.run_service(request, queryset, milestone_complete, "milestone(s) done", "Done.")
 
 
 @admin.register(Task)
@@ -204,9 +222,9 @@ class TaskAdmin(ServiceSavedAdmin):
     list_select_related = ("milestone", "assignee")
     actions = ("complete",)
 
-    @admin.action(description="Mark the selected tasks done")
+    @admin.action(description="Mark the selected tasks done", permissions=["change"])
     def complete(self, request, queryset):
-        self.run_service(request, queryset, task_complete, "task(s) done")
+        self.run_service(request, queryset, task_complete, "task(s) done", "Done.")
 
 
 class QARunInline(admin.TabularInline):
@@ -279,26 +297,30 @@ class RiskAdmin(ServiceSavedAdmin):
             risk.score,
         )
 
-    @admin.action(description="Record a review of the selected risks (next review in 30 days)")
+    @admin.action(
+        description="Record a review of the selected risks (next review in 30 days)",
+        permissions=["change"],
+    )
     def reviewed(self, request, queryset):
-        self.run_service(request, queryset, risk_review, "risk(s) reviewed")
+        self.run_service(
+            request, queryset, risk_review, "risk(s) reviewed", "Reviewed; next review in 30 days."
+        )
 
 
 @admin.register(QARun)
 class QARunAdmin(ServiceSavedAdmin):
-    list_display = (
-        "deliverable",
-        "kind",
-        "run_at",
-        "measured_value",
-        "comparison",
-        "threshold",
-        "unit",
-        "passed",
-    )
+    list_display = ("deliverable", "kind", "run_at", "measured", "comparison", "limit", "passed")
     list_filter = ("kind", "passed")
     search_fields = ("deliverable__name", "evidence")
     list_select_related = ("deliverable",)
+
+    @admin.display(description="measured", ordering="measured_value")
+    def measured(self, run):
+        return f"{number(run.measured_value, 2)} {run.unit}"
+
+    @admin.display(description="threshold", ordering="threshold")
+    def limit(self, run):
+        return f"{number(run.threshold, 2)} {run.unit}"
 
 
 class MeasurementInline(admin.TabularInline):
@@ -325,9 +347,8 @@ class KPIAdmin(ServiceSavedAdmin):
     list_display = (
         "name",
         "category",
-        "unit",
         "direction",
-        "target",
+        "goal",
         "latest",
         "met",
         "measured_by",
@@ -341,9 +362,13 @@ class KPIAdmin(ServiceSavedAdmin):
 
     @admin.display(description="latest", ordering="latest_value")
     def latest(self, kpi):
-        return (
-            "no measurement yet" if kpi.latest_value is None else f"{kpi.latest_value:g} {kpi.unit}"
-        )
+        if kpi.latest_value is None:
+            return "no measurement yet"
+        return f"{number(kpi.latest_value, 2)} {kpi.unit}"
+
+    @admin.display(description="target", ordering="target")
+    def goal(self, kpi):
+        return f"{number(kpi.target, 2)} {kpi.unit}"
 
     @admin.display(description="target met", boolean=True)
     def met(self, kpi):
@@ -372,11 +397,15 @@ class KPIAdmin(ServiceSavedAdmin):
 
 
 @admin.register(KPIMeasurement)
-class KPIMeasurementAdmin(admin.ModelAdmin):
-    list_display = ("kpi", "value", "measured_at", "source", "note", "recorded_by")
+class KPIMeasurementAdmin(ScopedAdmin):
+    list_display = ("kpi", "measured", "measured_at", "source", "note", "recorded_by")
     list_filter = ("source", "kpi__category", "kpi")
     date_hierarchy = "measured_at"
     list_select_related = ("kpi", "recorded_by")
+
+    @admin.display(description="value", ordering="value")
+    def measured(self, measurement):
+        return f"{number(measurement.value, 2)} {measurement.kpi.unit}"
 
     def has_add_permission(self, request):
         return False
@@ -386,7 +415,7 @@ class KPIMeasurementAdmin(admin.ModelAdmin):
 
 
 @admin.register(ChangeRecord)
-class ChangeRecordAdmin(admin.ModelAdmin):
+class ChangeRecordAdmin(ScopedAdmin):
     list_display = ("changed_at", "object_type", "object_label", "changed_fields", "changed_by")
     list_filter = ("object_type",)
     search_fields = ("object_label",)
