@@ -159,22 +159,24 @@ class FeederLoading:
 
 def feeder_loading(*, run_ids: list[int]) -> list[FeederLoading]:
     """Each feeder's forecast peak (P50, with its P90) over the runs' hours, against its
-    capacity, most loaded first."""
-    peaks: dict[int, GridStatusHour] = {}
+    capacity, most loaded first. One query of plain values: a 100,000-building utility has a
+    few hundred feeders, so tens of thousands of feeder hours a day."""
+    peaks: dict[int, tuple] = {}
     worst_p90: dict[int, float] = {}
-    for row in GridStatusHour.objects.filter(
-        run_id__in=run_ids, feeder__isnull=False
-    ).select_related("feeder"):
-        best = peaks.get(row.feeder_id)
-        if best is None or row.forecast_kw > best.forecast_kw:
-            peaks[row.feeder_id] = row
-        worst_p90[row.feeder_id] = max(worst_p90.get(row.feeder_id, 0.0), row.p90_kw)
+    rows = GridStatusHour.objects.filter(run_id__in=run_ids, feeder__isnull=False).values_list(
+        "feeder_id", "feeder__name", "capacity_kw", "forecast_kw", "p90_kw", "starts_at", "level"
+    )
+    for row in rows:
+        feeder_id, forecast_kw, p90_kw = row[0], row[3], row[4]
+        best = peaks.get(feeder_id)
+        if best is None or forecast_kw > best[3]:
+            peaks[feeder_id] = row
+        worst_p90[feeder_id] = max(worst_p90.get(feeder_id, 0.0), p90_kw)
     loadings = [
         FeederLoading(
-            feeder_id=feeder_id, name=row.feeder.name, capacity_kw=row.capacity_kw,
-            peak_p50_kw=row.forecast_kw, peak_p90_kw=worst_p90[feeder_id], peak_at=row.starts_at,
-            level=row.level,
+            feeder_id=feeder_id, name=name, capacity_kw=capacity_kw, peak_p50_kw=forecast_kw,
+            peak_p90_kw=worst_p90[feeder_id], peak_at=starts_at, level=level,
         )
-        for feeder_id, row in peaks.items()
+        for feeder_id, name, capacity_kw, forecast_kw, _, starts_at, level in peaks.values()
     ]  # fmt: skip
     return sorted(loadings, key=lambda f: f.peak_p50_kw / f.capacity_kw, reverse=True)
