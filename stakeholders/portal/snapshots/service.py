@@ -11,6 +11,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from forecasting.models import ComplianceModelVersion, ForecastModel, ForecastRun
+from forecasting.services.windows import bulk_insert
 from optimization.models import EventTransition, OptimizationRun
 from stakeholders.models import Utility
 
@@ -78,9 +79,25 @@ def report_day_build(
             source_key=key or day_source_key(utility=utility, day=day, now=now),
             simulated=ctx.simulated, data_label=label, build_s=time.perf_counter() - started,
         )  # fmt: skip
-        for line in ctx.lines:
-            line.report = report
-        ReportBuildingLine.objects.bulk_create(ctx.lines, batch_size=5000)
+        _lines_store(report, ctx.lines)
         StakeholderReport.objects.filter(pk=report.pk).update(build_s=time.perf_counter() - started)
     report.build_s = time.perf_counter() - started
     return report
+
+
+LINE_COLUMNS = [
+    "building_id", "owner_id", "events", "asked_kwh", "delivered_kwh", "cost_saved_usd",
+    "carbon_saved_kg", "incentive_usd", "complied",
+]  # fmt: skip
+LINE_TYPES = ["int8", "int8", "int4", "float8", "float8", "float8", "float8", "float8", "int4"]
+
+
+def _lines_store(report: StakeholderReport, lines: list[ReportBuildingLine]) -> None:
+    """The snapshot's building lines in one binary COPY on PostgreSQL (a 100,000-building
+    utility has one per building that took part: bulk_create spent seconds building SQL)."""
+    bulk_insert(
+        ReportBuildingLine,
+        ["report_id", *LINE_COLUMNS],
+        ["int8", *LINE_TYPES],
+        ((report.pk, *(getattr(line, name) for name in LINE_COLUMNS)) for line in lines),
+    )
