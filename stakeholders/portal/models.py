@@ -101,3 +101,27 @@ class ProtocolCheck(models.Model):
 
     def __str__(self) -> str:
         return f"Event #{self.event_id} step {self.step}"
+
+
+class RequestTiming(models.Model):
+    """One request the site answered: its route (the URL pattern, never the ids in it), method,
+    status and server time. Written by portal.timing's middleware; the technical report reads
+    latency, throughput and error rate from these."""
+
+    route = models.CharField(max_length=200, help_text="URL pattern, or '(no route)'.")
+    method = models.CharField(max_length=8)
+    status = models.PositiveSmallIntegerField()
+    duration_ms = models.FloatField(help_text="Server time from the view's middleware inwards.")
+    at = models.DateTimeField(help_text="When the request arrived.")
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["at"], name="requesttiming_at")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(duration_ms__gte=0), name="requesttiming_duration_nonnegative"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.route} {self.status} {self.duration_ms:.0f} ms"
