@@ -20,6 +20,7 @@ import argparse
 import cProfile
 import io
 import json
+import logging
 import math
 import os
 import pstats
@@ -604,6 +605,9 @@ def time_page(client, name: str, url: str | None, repeats: int, headers=None) ->
         analyze(StakeholderReport._meta.db_table, ReportBuildingLine._meta.db_table)
     if response.status_code != 200:
         result.status = f"error {response.status_code}"
+        if getattr(response, "exc_info", None):
+            kind, exc, _ = response.exc_info
+            result.status += f": {kind.__name__}: {str(exc).splitlines()[0][:160]}"
         return result
     while len(result.samples_ms) < repeats:
         before = _latest_report_pk()
@@ -712,6 +716,8 @@ def main() -> None:
         "ENERGYREC_VAR_DIR", str(Path(tempfile.gettempdir()) / "energyrec-bench-portal")
     )
     setup_django(POSTGRES_BENCH_URL)
+    # A failing page is reported in the table with its error, not as a traceback per request.
+    logging.getLogger("django.request").setLevel(logging.CRITICAL)
     from django.test import Client
     from django.test.utils import override_settings
 
@@ -749,7 +755,7 @@ def main() -> None:
     with override_settings(DEBUG=False, ALLOWED_HOSTS=["testserver"], STORAGES=storages):
         clients = {}
         for role in DASHBOARD_OF_ROLE:
-            client = Client()
+            client = Client(raise_request_exception=False)  # a failing page is a table row
             client.force_login(bench.users[role])
             clients[role] = client
         log(f"\nTiming: {repeats} GETs a page after a first one, django.test.Client in-process")
@@ -784,7 +790,10 @@ def main() -> None:
         utility=bench.utility, kind="day", pk__gt=first_report
     ).order_by("pk")
     first_snapshot = snapshots.first()
-    breakdown = snapshot_breakdown(bench.utility)
+    try:
+        breakdown = snapshot_breakdown(bench.utility)
+    except Exception as exc:  # reported, as a failing page is
+        breakdown = {"error": f"{type(exc).__name__}: {exc}".splitlines()[0]}
 
     log(f"\n{'page':<42}{'first ms':>10}{'p50 ms':>10}{'p95 ms':>10}{'queries':>9}  status")
     for r in results:
@@ -805,11 +814,15 @@ def main() -> None:
             f"\nDay snapshot built by the first request: {first_snapshot.build_s:.2f} s "
             f"(built once per change of what it reads, not per page)"
         )
-    sections = ", ".join(f"{k} {v:.2f} s" for k, v in breakdown["sections_s"].items())
-    log(
-        f"report_day_build again, timed by section: {breakdown['total_s']:.2f} s = {sections}, "
-        f"storing + {breakdown['lines']:,} building lines {breakdown['store_s']:.2f} s"
-    )
+    if "error" in breakdown:
+        log(f"report_day_build failed: {breakdown['error']}")
+    else:
+        sections = ", ".join(f"{k} {v:.2f} s" for k, v in breakdown["sections_s"].items())
+        log(
+            f"report_day_build again, timed by section: {breakdown['total_s']:.2f} s = "
+            f"{sections}, storing + {breakdown['lines']:,} building lines "
+            f"{breakdown['store_s']:.2f} s"
+        )
     log(
         "Planner statistics refreshed (ANALYZE) after set-up and after the snapshot's first "
         "build, as autovacuum does within a minute of a bulk write."
@@ -835,7 +848,9 @@ def main() -> None:
                 "other_pages": others,
                 "errors": {r.name: r.status for r in results if r.status.startswith("error")},
                 "snapshot_build_s": round(first_snapshot.build_s, 2) if first_snapshot else None,
-                "snapshot_sections_s": {k: round(v, 2) for k, v in breakdown["sections_s"].items()},
+                "snapshot_sections_s": {
+                    k: round(v, 2) for k, v in breakdown.get("sections_s", {}).items()
+                },
                 "setup_s": round(setup_total, 1),
             }
         )
