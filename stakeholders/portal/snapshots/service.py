@@ -16,7 +16,7 @@ from optimization.models import EventTransition, OptimizationRun
 from stakeholders.models import Utility
 
 from ..models import ReportBuildingLine, StakeholderReport
-from . import events, grid, owners  # noqa: F401  (sections register themselves, in this order)
+from . import engineering, events, grid, market, owners  # noqa: F401  (sections register themselves, in this order)
 from .base import MAX_AGE, SECTIONS, SIMULATED_LABEL, DayContext, data_label, local_today
 
 
