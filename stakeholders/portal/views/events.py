@@ -80,16 +80,29 @@ def event_context(member, report) -> dict:
     }
 
 
+def _recommendation_page(event: DemandResponseEvent, number):
+    """One page of the event's asks, largest first. The page's ids are sorted on their own
+    narrow rows and only those 50 read whole with their buildings: sorting 20,000 full rows
+    joined to their buildings took half of a large event's page."""
+    page = Paginator(
+        event.recommendations.order_by("-requested_kw", "pk").values_list("pk", flat=True),
+        RECOMMENDATIONS_PER_PAGE,
+    ).get_page(number)
+    ids = list(page.object_list)
+    found = {
+        rec.pk: rec for rec in Recommendation.objects.filter(pk__in=ids).select_related("building")
+    }
+    page.object_list = [found[pk] for pk in ids if pk in found]
+    return page
+
+
 @portal_view(*UTILITY_DASHBOARDS)
 def event_page(request, member, event_id: int):
     event = member_event(member, event_id)
     report = report_event(event=event)
     context = event_context(member, report)
     context["live"] = answer_counts(event_ids=[event.pk])[event.pk]
-    recommendations = Paginator(
-        event.recommendations.select_related("building").order_by("-requested_kw", "pk"),
-        RECOMMENDATIONS_PER_PAGE,
-    ).get_page(request.GET.get("page"))
+    recommendations = _recommendation_page(event, request.GET.get("page"))
     job = None
     if request.GET.get("job", "").isdigit():
         job = JobRun.objects.filter(pk=int(request.GET["job"]), requested_by=request.user).first()
