@@ -1,7 +1,7 @@
 """Every portal route, gathered from the audience modules (namespace `portal`, mounted at
 /portal/ by energyrec/urls.py together with the program team's executive pages)."""
 
-from .views import events, facility, home, operator, owners, reports
+from .views import emergency, events, facility, home, operator, owners, reports
 
 app_name = "portal"
 
@@ -12,4 +12,5 @@ urlpatterns = [
     *events.urlpatterns,
     *facility.urlpatterns,
     *owners.urlpatterns,
+    *emergency.urlpatterns,
 ]
