@@ -5,7 +5,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
-from stakeholders.models import Organization
+from stakeholders.models import Organization, Utility
 
 
 class Team(models.TextChoices):
@@ -20,6 +20,11 @@ class Program(models.Model):
     organization = models.ForeignKey(
         Organization, on_delete=models.PROTECT, related_name="programs"
     )
+    utility = models.ForeignKey(
+        Utility, on_delete=models.SET_NULL, null=True, blank=True, related_name="programs",
+        help_text="The utility whose DR program this is: its executives read its risks and "
+        "milestones. Blank: not linked to one utility.",
+    )  # fmt: skip
     name = models.CharField(max_length=200, unique=True)
     description = models.TextField(blank=True)
     starts_on = models.DateField()

@@ -1,4 +1,5 @@
-"""Reads of the program's records for the back office (staff only)."""
+"""Reads of the program's records: for the back office (staff only), and for the executive's
+portal page (scoped to the executive's utility)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 
 from .models import KPI, KPIMeasurement, Milestone, Program, Risk, Sprint, Task, UserStory
@@ -82,4 +83,58 @@ def program_overview(
         overdue_reviews=program.risks.exclude(status=Risk.Status.CLOSED)
         .filter(next_review__lt=today)
         .count(),
+    )
+
+
+# The executive's portal page reads the program of its own utility: these take the utility,
+# never a user's staff flag, and show no other utility's program.
+
+
+def utility_programs(*, utility) -> QuerySet[Program]:
+    """The programs linked to `utility`; where none is, those linked to no utility (the
+    program team's own), never another utility's."""
+    linked = Program.objects.filter(utility=utility)
+    return Program.objects.filter(
+        Q(utility=utility) | Q(Q(utility__isnull=True), ~Exists(linked))
+    ).order_by("-starts_on", "pk")
+
+
+def programs_linked(*, utility) -> bool:
+    """Whether any program is linked to `utility` (else the pages say they show unlinked ones)."""
+    return Program.objects.filter(utility=utility).exists()
+
+
+def program_risks_top(*, utility, limit: int = 5) -> list[Risk]:
+    """The utility's programs' open risks, highest score first (probability x impact), then
+    the soonest review."""
+    return list(
+        Risk.objects.filter(program__in=utility_programs(utility=utility))
+        .exclude(status=Risk.Status.CLOSED)
+        .select_related("program")
+        .order_by("-score", "next_review", "pk")[:limit]
+    )
+
+
+def program_milestones(*, utility, limit: int = 8) -> list[Milestone]:
+    """The utility's programs' milestones still to reach, soonest first, with their tasks'
+    progress (tasks_total, tasks_done)."""
+    return list(
+        milestones_with_progress(
+            Milestone.objects.filter(program__in=utility_programs(utility=utility)).exclude(
+                status=Milestone.Status.DONE
+            )
+        )
+        .select_related("program")
+        .order_by("target_date", "pk")[:limit]
+    )
+
+
+def program_milestone_counts(*, utility, today: date | None = None) -> dict:
+    """How many of the utility's programs' milestones there are, are done, and are late (past
+    their target date, not done): one query."""
+    today = today or timezone.localdate()
+    return Milestone.objects.filter(program__in=utility_programs(utility=utility)).aggregate(
+        total=Count("pk"),
+        done=Count("pk", filter=Q(status=Milestone.Status.DONE)),
+        late=Count("pk", filter=~Q(status=Milestone.Status.DONE) & Q(target_date__lt=today)),
     )
