@@ -1,7 +1,7 @@
 """Every portal route, gathered from the audience modules (namespace `portal`, mounted at
 /portal/ by energyrec/urls.py together with the program team's executive pages)."""
 
-from .views import emergency, events, facility, home, operator, owners, reports
+from .views import emergency, engineering, events, facility, home, market, operator, owners, reports
 
 app_name = "portal"
 
@@ -13,4 +13,6 @@ urlpatterns = [
     *facility.urlpatterns,
     *owners.urlpatterns,
     *emergency.urlpatterns,
+    *market.urlpatterns,
+    *engineering.urlpatterns,
 ]
