@@ -17,7 +17,7 @@ import subprocess
 import sys
 import zipfile
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -119,8 +119,6 @@ def to_days(hourly: np.ndarray, start: datetime = START) -> tuple[list, np.ndarr
 
     The first and last days are partial when `start` is not midnight.
     """
-    from datetime import timedelta
-
     offset = start.hour
     total = offset + hourly.shape[-1]
     n_days = -(-total // 24)
@@ -129,3 +127,72 @@ def to_days(hourly: np.ndarray, start: datetime = START) -> tuple[list, np.ndarr
     first = start.date()
     days = [first + timedelta(days=d) for d in range(n_days)]
     return days, padded.reshape(*hourly.shape[:-1], n_days, 24)
+
+
+# A replay keeps at least this many days of the year before the day it puts tomorrow: enough for
+# the forecasting model to train on (forecasting.services.models) and the last weeks to show.
+REPLAY_MIN_HISTORY_DAYS = 240
+
+
+@dataclass(frozen=True)
+class Replay:
+    """The year moved onto other dates: data hour i is wall-clock hour START + shift_days + i.
+
+    `now` (naive, the utility's wall clock, on the hour) divides the replay: the hours before it
+    are the past, written as readings; the hour in progress and those after are the future,
+    which no meter has sent yet. Whole days, so each hour keeps its weekday and time of day."""
+
+    shift_days: int
+    now: datetime
+
+    @property
+    def start(self) -> datetime:
+        return START + timedelta(days=self.shift_days)
+
+    @property
+    def today(self) -> date:
+        return self.now.date()
+
+    def days(self, hourly: np.ndarray) -> tuple[list[date], np.ndarray]:
+        """to_days on the replay's dates: (days, (..., n_days, 24)), NaN outside the data."""
+        return to_days(hourly, self.start)
+
+    def past(self, days: list[date], daily: np.ndarray, *, until: datetime | None = None):
+        """`daily` (..., n_days, 24) with the hours from `until` (default: now) on set to NaN."""
+        until = until or self.now
+        out = np.array(daily, dtype=np.float64, copy=True)
+        for position, day in enumerate(days):
+            if day > until.date():
+                out[..., position, :] = np.nan
+            elif day == until.date():
+                out[..., position, until.hour :] = np.nan
+        return out
+
+
+def daily_peaks(load_kwh: np.ndarray) -> tuple[list[date], np.ndarray]:
+    """Each nominal day's peak of the homes' total, kW (NaN for the two partial days)."""
+    days, daily = to_days(load_kwh)
+    total = daily.sum(axis=0)  # NaN in any hour outside the data
+    complete = np.isfinite(total).all(axis=1)
+    peaks = np.full(len(days), np.nan)
+    peaks[complete] = total[complete].max(axis=1)
+    return days, peaks
+
+
+def replay_at(load_kwh: np.ndarray, now: datetime) -> Replay:
+    """The replay whose tomorrow (the day after `now`, a naive local time) is the year's most
+    strained day on tomorrow's weekday: the highest peak of the homes' total among the days with
+    REPLAY_MIN_HISTORY_DAYS before them and a day after. Matching the weekday keeps the data's
+    weekdays on the calendar's (its Day Type column), so only a whole number of weeks moves."""
+    tomorrow = now.date() + timedelta(days=1)
+    days, peaks = daily_peaks(load_kwh)
+    candidates = [
+        i
+        for i in range(REPLAY_MIN_HISTORY_DAYS, len(days) - 1)
+        if days[i].weekday() == tomorrow.weekday() and np.isfinite(peaks[i])
+    ]
+    strained = max(candidates, key=lambda i: peaks[i])
+    return Replay(
+        shift_days=(tomorrow - days[strained]).days,
+        now=now.replace(minute=0, second=0, microsecond=0, tzinfo=None),
+    )

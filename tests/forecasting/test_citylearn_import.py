@@ -1,6 +1,7 @@
-"""The CityLearn 2022 homes, read from the real wheel (cached in ~/.cache/energyrec once)."""
+"""The CityLearn 2022 homes, read from the real wheel (cached in ~/.cache/energyrec once): on
+their own dates, and replayed onto dates around a given day for the demo."""
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -9,11 +10,17 @@ from django.db.models import Sum
 import forecasting.tasks  # noqa: F401 -- registers the job kind
 from forecasting import citylearn
 from forecasting.models import MeterDay, SeriesDay
-from forecasting.services.citylearn_import import DEMO_UTILITY, citylearn_load, citylearn_store
+from forecasting.services.citylearn_import import (
+    CITYLEARN_UTILITY,
+    DEMO_UTILITY,
+    citylearn_load,
+    citylearn_store,
+    replay_stored,
+)
 from jobs.models import JobRun
 from jobs.services import job_execute
 from jobs.tasks import JOB_TASKS
-from stakeholders.models import Building, Utility
+from stakeholders.models import Building, DataOrigin, Utility
 
 pytestmark = pytest.mark.django_db
 
@@ -46,7 +53,7 @@ def test_store_creates_the_17_homes_with_their_readings(data):
         "series_days": 5 * DAYS - 1,
         "capacity_kw": 55,
     }
-    utility = Utility.objects.get(name=DEMO_UTILITY)
+    utility = Utility.objects.get(name=CITYLEARN_UTILITY)
     assert utility.capacity_kw == 55  # ceil of the 17-home total's peak, 54.68 kW
     assert utility.buildings.filter(enrolled=True, origin="measured").count() == 17
     assert counts() == (1, 17, 17 * DAYS, 5 * DAYS - 1)
@@ -114,4 +121,90 @@ def test_import_job_kind_succeeds_with_its_counts():
     assert done.progress == 100
     assert done.counts == {"buildings": 17, "meter_days": 17 * DAYS}
     assert done.result["capacity_kw"] == 55
-    assert Building.objects.filter(utility__name=DEMO_UTILITY).count() == 17
+    assert Building.objects.filter(utility__name=CITYLEARN_UTILITY).count() == 17
+
+
+# The replay: the same year on dates around a day (here a Tuesday afternoon, 1 Dec 2026).
+NOW = datetime(2026, 12, 1, 14, 30)
+STRAINED = date(2017, 6, 21)  # the year's highest total peak on a Wednesday (52.8 kW)
+
+
+def test_replay_puts_the_most_strained_day_of_tomorrows_weekday_tomorrow(data):
+    # when
+    replay = citylearn.replay_at(data.load_kwh, NOW)
+    # then
+    tomorrow = NOW.date() + timedelta(days=1)
+    assert tomorrow - timedelta(days=replay.shift_days) == STRAINED
+    assert replay.shift_days % 7 == 0  # every hour keeps its weekday
+    assert replay.now == datetime(2026, 12, 1, 14, 0)
+    days, peaks = citylearn.daily_peaks(data.load_kwh)
+    wednesdays = [
+        peak for day, peak in zip(days, peaks, strict=True)
+        if day.weekday() == 2 and day >= days[citylearn.REPLAY_MIN_HISTORY_DAYS]
+    ]  # fmt: skip
+    assert peaks[days.index(STRAINED)] == pytest.approx(max(wednesdays))
+    assert peaks[days.index(STRAINED)] == pytest.approx(52.8, abs=0.1)
+
+
+def test_replay_past_blanks_the_hour_in_progress_and_after():
+    replay = citylearn.Replay(shift_days=0, now=datetime(2016, 8, 2, 14))
+    days, daily = replay.days(np.ones(24 * 4))
+    past = replay.past(days, daily)
+    assert days[2] == date(2016, 8, 2)
+    assert np.isfinite(past[2, :14]).all()
+    assert np.isnan(past[2, 14:]).all()
+    assert np.isnan(past[3:]).all()
+    assert np.isfinite(past[1]).all()
+
+
+def test_store_a_replay_writes_its_past_on_the_moved_dates(data):
+    replay = citylearn.replay_at(data.load_kwh, NOW)
+    # when
+    counts = citylearn_store(data=data, replay=replay)
+    # then
+    utility = Utility.objects.get(name=DEMO_UTILITY)
+    rows = MeterDay.objects.filter(building__utility=utility)
+    last = rows.order_by("-day").first()
+    assert (last.day, last.present_mask) == (NOW.date(), (1 << 14) - 1)  # 00:00-13:00 today
+    assert rows.order_by("day").first().day == replay.start.date()
+    assert counts["hours"] == rows.count() * 24 - (24 - 14) * 17 - 23 * 17
+    assert replay_stored(replay=replay)
+    # the same values, a whole number of weeks later: yesterday replays 19 June 2017
+    home = Building.objects.get(utility=utility, code="CL22-01")
+    yesterday = MeterDay.objects.get(building=home, day=NOW.date() - timedelta(days=1))
+    index = (STRAINED - timedelta(days=2) - citylearn.START.date()).days * 24 - 23
+    assert yesterday.hourly_kwh == pytest.approx(data.load_kwh[0, index : index + 24], abs=1e-5)
+    # the day-ahead temperature forecast and the tariff reach the end of tomorrow
+    tariff = SeriesDay.objects.filter(utility=utility, series=SeriesDay.Series.PRICE_USD_PER_KWH)
+    assert tariff.order_by("-day").first().day == NOW.date() + timedelta(days=1)
+    temperature = SeriesDay.objects.filter(utility=utility, series=SeriesDay.Series.TEMPERATURE_C)
+    assert temperature.order_by("-day").first().day == NOW.date()
+
+
+def test_store_the_same_replay_later_keeps_the_past_and_a_moved_one_replaces_it(data):
+    replay = citylearn.replay_at(data.load_kwh, NOW)
+    citylearn_store(data=data, replay=replay)
+    home = Building.objects.get(utility__name=DEMO_UTILITY, code="CL22-01")
+    yesterday = NOW.date() - timedelta(days=1)
+    changed = MeterDay.objects.get(building=home, day=yesterday).hourly_kwh * 0.5
+    from forecasting.services.readings import meter_days_upsert
+
+    meter_days_upsert(
+        building_ids=np.array([home.pk]), days=[yesterday], kwh=changed[None, :],
+        origin=DataOrigin.SYNTHETIC,
+    )  # fmt: skip
+    # when: the same replay, two hours on, keeping its past
+    later = citylearn.Replay(shift_days=replay.shift_days, now=replay.now + timedelta(hours=2))
+    citylearn_store(data=data, replay=later, keep_past=True)
+    # then
+    assert MeterDay.objects.get(building=home, day=yesterday).origin == DataOrigin.SYNTHETIC
+    today = MeterDay.objects.get(building=home, day=NOW.date())
+    assert today.present_mask == (1 << 16) - 1
+    # when: the next day's replay
+    moved = citylearn.replay_at(data.load_kwh, NOW + timedelta(days=1))
+    citylearn_store(data=data, replay=moved)
+    # then: every reading lies on its dates, none simulated
+    rows = MeterDay.objects.filter(building__utility__name=DEMO_UTILITY)
+    assert rows.order_by("day").first().day == moved.start.date()
+    assert not rows.filter(origin=DataOrigin.SYNTHETIC).exists()
+    assert rows.filter(building=home).count() == (moved.today - moved.start.date()).days + 1
