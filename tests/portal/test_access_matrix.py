@@ -57,14 +57,23 @@ MATRIX = [
     row("report", EVERY_BOARD, target="report"),
     row("report-csv", EVERY_BOARD, target="report"),
     row("report-pdf", EVERY_BOARD, target="report"),
-    row("operator", {"operator"}),
+    # Dashboards: `?utility=` another organization's utility answers 404.
+    row("operator", {"operator"}, target="utility"),
+    row("trader", {"trader"}, target="utility"),
+    row("engineer", {"engineer"}, target="utility"),
+    row("technical", {"technical"}, target="utility"),
+    row("emergency", {"emergency"}, target="utility"),
+    row("executive", {"executive"}, target="utility"),
+    row("owner", {"owner"}, target="utility"),
+    row("tenant", {"tenant"}, target="utility"),
+    row("emergency-check", {"emergency"}, method="post", ok=302, target="event", data={"step": 2}),
     row("event-propose", {"operator"}, method="post", ok=302),
     row("event", UTILITY_BOARDS, target="event"),
     row("event-plan", {"operator"}, method="post", ok=302, target="event"),
     row("event-dispatch", {"operator"}, method="post", ok=302, target="event"),
     row("event-cancel", {"operator"}, method="post", ok=302, target="event", data={"reason": "test"}),
     row("job", EVERY_BOARD, target="job"),
-    row("facility", {"facility"}),
+    row("facility", {"facility"}, target="utility"),
     row("request-accept", {"facility", "owner"}, method="post", ok=302, target="request"),
     row("request-decline", {"facility", "owner"}, method="post", ok=302, target="request"),
 ]  # fmt: skip
@@ -106,6 +115,7 @@ def _objects(world) -> dict:
         "event": event.pk,
         "request": pending.first().pk,
         "report": report_day(utility=world.utility).pk,
+        "utility": world.utility.pk,
     }
 
 
@@ -153,12 +163,14 @@ def test_access_matrix(r, world, other_world, client):
                 **objects[own],
                 "job": _job(user if own else other_world.members[Role.GRID_OPERATOR]),
             }
-            kwargs = {}
-            if r.target is not None:
+            kwargs, query = {}, ""
+            if r.target == "utility":
+                query = f"?utility={ids['utility']}"
+            elif r.target is not None:
                 key = {"event": "event_id", "request": "recommendation_id", "report": "report_id",
                        "job": "job_id"}[r.target]  # fmt: skip
                 kwargs[key] = ids[r.target]
-            url = reverse(f"portal:{r.name}", kwargs=kwargs)
+            url = reverse(f"portal:{r.name}", kwargs=kwargs) + query
             data = dict(r.data)
             if r.name == "switch":
                 data["membership_id"] = user.memberships.values_list("pk", flat=True).first() or 0
