@@ -6,13 +6,28 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from django.db import transaction
+from django.utils import timezone
 
-from stakeholders.models import Organization
+from stakeholders.models import Organization, Utility
+from stakeholders.services import organization_ensure
 
-from ..models import KPI, Deliverable, Milestone, Program, Risk, Sprint, Task, Team, UserStory
+from ..models import (
+    KPI,
+    Deliverable,
+    KPIMeasurement,
+    Milestone,
+    Program,
+    Risk,
+    Sprint,
+    Task,
+    Team,
+    UserStory,
+)
+from .kpis import kpis_measure_from_records
 from .records import delivery_record_save
 
 PROGRAM_NAME = "Demand-response recommendation program"
+PROGRAM_TEAM = "energyrec program team"
 SPRINT_DAYS = 14
 
 # (goal, capacity points, stories as (title, points, priority, team), milestone, tasks, deliverable)
@@ -296,17 +311,20 @@ KPIS = [
 
 
 @transaction.atomic
-def demo_program_create(*, starts_on: date, user=None) -> Program:
-    """Create the demo program once; a second call returns the one that exists."""
+def demo_program_create(*, starts_on: date, user=None, utility: Utility | None = None) -> Program:
+    """Create the demo program once, as `utility`'s program (its executives read it); a second
+    call returns the one that exists, linked to `utility` where given."""
     existing = Program.objects.filter(name=PROGRAM_NAME).first()
     if existing:
+        if utility is not None and existing.utility_id != utility.pk:
+            existing.utility = utility
+            existing = delivery_record_save(instance=existing, user=user)
         return existing
-    team, _ = Organization.objects.get_or_create(
-        name="energyrec program team", defaults={"kind": Organization.Kind.PROGRAM_TEAM}
-    )
+    team = organization_ensure(name=PROGRAM_TEAM, kind=Organization.Kind.PROGRAM_TEAM)
     program = delivery_record_save(
         instance=Program(
             organization=team,
+            utility=utility,
             name=PROGRAM_NAME,
             description="Forecast, target, dispatch and verify demand response for the utility.",
             starts_on=starts_on,
@@ -370,3 +388,14 @@ def demo_program_create(*, starts_on: date, user=None) -> Program:
             user=user,
         )  # fmt: skip
     return program
+
+
+def demo_kpis_measure(*, program: Program) -> list[KPIMeasurement]:
+    """Measure the program's system KPIs once a day: a second `make run` the same day adds no
+    second measurement."""
+    today = timezone.localdate()
+    if KPIMeasurement.objects.filter(
+        kpi__program=program, source=KPIMeasurement.Source.SYSTEM, measured_at__date=today
+    ).exists():
+        return []
+    return kpis_measure_from_records(program=program)
