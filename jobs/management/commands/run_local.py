@@ -37,9 +37,11 @@ class Command(BaseCommand):
         broker = settings.CELERY_BROKER_URL.split("@")[-1]  # never print a password
         self.stdout.write(
             self.style.SUCCESS(
-                f"\nenergyrec is running at http://{addr}/  (admin: http://{addr}/admin/)\n"
+                f"\nenergyrec is running: sign in at http://{addr}/accounts/login/ with a demo "
+                f"login listed above (the back office: http://{addr}/admin/)\n"
                 f"Celery worker pid {worker.pid}, broker {broker}\n"
-                "Demo logins are listed above by demo_setup. Stop with Ctrl-C.\n"
+                "The demo's data are a replay of CityLearn 2022 onto dates around today. "
+                "Stop with Ctrl-C.\n"
             )
         )
         try:

@@ -1,63 +1,86 @@
-"""Demo data for `make run` on a developer's machine: logins, the real CityLearn homes, and the
-demo program. Safe to run again: everything it creates is created once."""
+"""Demo data for `make run` on a developer's machine: the CityLearn year replayed onto dates
+around today with a strained grid and events in every state, one login per role, and the demo
+program. Safe to run again: a second run the same day duplicates nothing; on a later day the
+replay moves to the new today (projects.services.demo_live)."""
 
 import os
+import time
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from forecasting.citylearn import CityLearnError
-from forecasting.selectors import next_forecast_day
-from forecasting.services.citylearn_import import DEMO_UTILITY, citylearn_load, citylearn_store
-from forecasting.services.forecasts import forecast_run_create
-from forecasting.services.models import active_model, forecast_model_train
-from projects.services.demo import demo_program_create
-from projects.services.kpis import kpis_measure_from_records
-from stakeholders.models import Utility
-from stakeholders.services import user_ensure
+from forecasting.services.citylearn_import import citylearn_load
+from forecasting.services.models import active_model
+from projects.services.demo import demo_kpis_measure, demo_program_create
+from projects.services.demo_live import DemoError, demo_live_setup
 
 DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD", "energyrec-demo")
+LOGIN_URL = "http://127.0.0.1:8000/accounts/login/"
 
 
 class Command(BaseCommand):
-    help = "Load the demo: a staff login, the real CityLearn homes and the demo program."
+    help = "Load the live demo: the replayed CityLearn homes, events, one login per role."
 
     def handle(self, *args, **options):
         if not settings.DEBUG:
             raise CommandError("demo_setup creates known passwords: it runs with DEBUG=true only.")
-        admin = user_ensure(username="admin", password=DEMO_PASSWORD, superuser=True)
-        self.stdout.write(
-            "Importing the CityLearn 2022 homes (first run downloads a 23 MB wheel)..."
-        )
+        started = time.perf_counter()
+        self.stdout.write("Reading the CityLearn 2022 homes (first run downloads a 23 MB wheel)...")
         try:
-            counts = citylearn_store(data=citylearn_load())
-        except CityLearnError as exc:
+            data = citylearn_load()
+            demo = demo_live_setup(data=data, password=DEMO_PASSWORD, log=self.stdout.write)
+        except (CityLearnError, DemoError) as exc:
             raise CommandError(str(exc)) from None
-        self.stdout.write(
-            f"  {counts['buildings']} homes, {counts['hours']:,} hourly readings, "
-            f"{counts['series_days']:,} days of weather, price and carbon."
-        )
-        utility = Utility.objects.get(name=DEMO_UTILITY)
+        replay, utility = demo.replay, demo.utility
         model = active_model(utility=utility)
-        if model is None:
-            self.stdout.write("Training the forecasting LSTM on the homes (about 10 s)...")
-            model = forecast_model_train(utility=utility)
-        lstm_metrics, mean7 = model.metrics["lstm"], model.metrics["mean7"]
+        lstm, mean7 = model.metrics["lstm"], model.metrics["mean7"]
+        tomorrow = replay.today + timedelta(days=1)
         self.stdout.write(
-            f"  model v{model.version}: median CV(RMSE) {lstm_metrics['median_cvrmse_pct']} % "
-            f"(7-day mean {mean7['median_cvrmse_pct']} %), total {lstm_metrics['total_cvrmse_pct']} % "
-            f"(7-day mean {mean7['total_cvrmse_pct']} %) on held-out days"
+            f"  {utility.name}: readings {replay.start:%Y-%m-%d} to {replay.now:%Y-%m-%d %H}:00; "
+            f"tomorrow replays {tomorrow - timedelta(days=replay.shift_days):%a %d %b %Y}, "
+            f"a strained day. "
+            f"{'Built now.' if demo.built else 'Set up earlier today: readings brought up to now.'}"
         )
-        run = forecast_run_create(utility=utility, day=next_forecast_day(utility=utility))
         self.stdout.write(
-            f"  forecast for {run.day} queued for the worker ({run.chunks_total} job)"
+            f"  model v{model.version}{' (trained now)' if demo.trained else ''}: median "
+            f"CV(RMSE) {lstm['median_cvrmse_pct']} % (7-day mean {mean7['median_cvrmse_pct']} %), "
+            f"total {lstm['total_cvrmse_pct']} % (7-day mean {mean7['total_cvrmse_pct']} %)"
         )
+        self.stdout.write(
+            f"  capacity {demo.capacity_kw:.1f} kW, HIGH from {utility.high_strain_pct:.0f} %, "
+            f"CRITICAL from {utility.critical_strain_pct:.0f} %: "
+            + "; ".join(
+                f"{day:%a %d %b} {demo.hours_high[day]} h HIGH, {demo.hours_critical[day]} h CRITICAL"
+                for day in demo.hours_high
+            )
+        )
+        self.stdout.write(
+            "  events: "
+            + ", ".join(f"{count} {status}" for status, count in demo.events.items() if count)
+        )
+        admin = get_user_model().objects.get(username="admin")
         program = demo_program_create(
-            starts_on=timezone.localdate() - timedelta(days=7), user=admin
+            starts_on=timezone.localdate() - timedelta(days=7), user=admin, utility=utility
         )
-        measured = kpis_measure_from_records(program=program)
-        self.stdout.write(f"  Program: {program.name} ({len(measured)} KPI(s) measured now)")
-        self.stdout.write(self.style.SUCCESS("Demo logins (local only):"))
-        self.stdout.write(f"  back office   admin / {DEMO_PASSWORD}   (staff superuser)")
+        measured = demo_kpis_measure(program=program)
+        self.stdout.write(f"  program: {program.name} ({len(measured)} KPI(s) measured now)")
+        self.stdout.write(
+            self.style.SUCCESS(f"\nSign in at {LOGIN_URL}  (password for every login below)")
+        )
+        rows = [("username", "password", "role", "organization", "sees")] + [
+            (login.username, DEMO_PASSWORD, login.role, login.organization, login.sees)
+            for login in demo.logins
+        ]
+        widths = [max(len(row[i]) for row in rows) for i in range(4)]
+        for *cells, sees in rows:
+            padded = (cell.ljust(width) for cell, width in zip(cells, widths, strict=True))
+            self.stdout.write("  " + "  ".join(padded) + f"  {sees}")
+        self.stdout.write(
+            f"\nData: {demo.label} Its past events and their homes' responses are simulated, "
+            "and labelled so. Local only: these passwords are public."
+        )
+        self.stdout.write(f"demo_setup took {time.perf_counter() - started:.1f} s.")
