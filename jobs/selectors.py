@@ -10,6 +10,7 @@ from django.db.models import Count, Min, QuerySet
 from django.utils import timezone
 
 from energyrec.celery import app as celery_app
+from stakeholders.selectors import sees_everything
 
 from .models import JobRun
 
@@ -18,11 +19,12 @@ WORKERS_STALLED_AFTER = timedelta(minutes=5)
 
 
 def job_list(*, user) -> QuerySet[JobRun]:
-    """Staff see every job; anyone else sees the jobs they asked for."""
+    """The program team sees every job; anyone else the jobs they asked for (`is_staff` alone
+    reaches no further)."""
     jobs = JobRun.objects.select_related("requested_by")
     if not user.is_authenticated:
         return jobs.none()
-    if user.is_staff:
+    if sees_everything(user):
         return jobs
     return jobs.filter(requested_by=user)
 

@@ -1,5 +1,7 @@
 """Demand-response events, the recommendations sent for them, and their audit history."""
 
+from zoneinfo import ZoneInfo
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
@@ -104,7 +106,8 @@ class DemandResponseEvent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"DR event #{self.pk} {self.utility} {self.starts_at:%Y-%m-%d %H:%M}"
+        local = self.starts_at.astimezone(ZoneInfo(self.utility.timezone))
+        return f"DR event #{self.pk} {self.utility} {local:%Y-%m-%d %H:%M %Z}"
 
     @property
     def duration_h(self) -> float:

@@ -10,11 +10,14 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 
+from stakeholders.selectors import sees_everything
+
 from .models import KPI, KPIMeasurement, Milestone, Program, Risk, Sprint, Task, UserStory
 
 
 def _staff_only(user) -> None:
-    if not (user.is_authenticated and user.is_staff):
+    """The program's records are the program team's: its members (as staff) and superusers."""
+    if not (user.is_authenticated and user.is_staff and sees_everything(user)):
         raise PermissionDenied("The program's records are for the program team's staff.")
 
 

@@ -8,3 +8,8 @@ class PortalConfig(AppConfig):
     name = "stakeholders.portal"
     label = "portal"
     verbose_name = "Portals and reports"
+
+    def ready(self) -> None:
+        # Each audience module registers its dashboard when imported: do it at start-up, so
+        # that a report rendered outside a request (a command, a job) finds every one.
+        from . import urls  # noqa: F401

@@ -3,7 +3,6 @@ outcome, from the event's snapshot; the event report prints the same."""
 
 from __future__ import annotations
 
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import render
 from django.urls import path
@@ -15,6 +14,7 @@ from stakeholders import formatting
 
 from ..access import UTILITY_ROLES, portal_view
 from ..dashboards import dashboard
+from ..paging import page_by_ids
 from ..protocol import EMERGENCY_STEPS
 from ..snapshots.event import report_event
 
@@ -81,19 +81,11 @@ def event_context(member, report) -> dict:
 
 
 def _recommendation_page(event: DemandResponseEvent, number):
-    """One page of the event's asks, largest first. The page's ids are sorted on their own
-    narrow rows and only those 50 read whole with their buildings: sorting 20,000 full rows
-    joined to their buildings took half of a large event's page."""
-    page = Paginator(
-        event.recommendations.order_by("-requested_kw", "pk").values_list("pk", flat=True),
-        RECOMMENDATIONS_PER_PAGE,
-    ).get_page(number)
-    ids = list(page.object_list)
-    found = {
-        rec.pk: rec for rec in Recommendation.objects.filter(pk__in=ids).select_related("building")
-    }
-    page.object_list = [found[pk] for pk in ids if pk in found]
-    return page
+    """One page of the event's asks, largest first, with their buildings."""
+    return page_by_ids(
+        event.recommendations.order_by("-requested_kw", "pk"), number,
+        RECOMMENDATIONS_PER_PAGE, related=("building",),
+    )  # fmt: skip
 
 
 @portal_view(*UTILITY_DASHBOARDS)

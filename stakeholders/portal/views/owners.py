@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from django.core.paginator import Paginator
 from django.db.models import Count, Sum
 from django.http import Http404
 from django.shortcuts import render
@@ -23,6 +22,7 @@ from stakeholders.selectors import member_building_list
 from ..access import portal_view
 from ..charts_owner import month_label, monthly_kwh_chart
 from ..dashboards import current_report, dashboard, member_utilities
+from ..paging import page_by_ids
 
 OWNER = "owner"
 TENANT = "tenant"
@@ -106,8 +106,7 @@ def owner_requests(member, now: datetime):
             event__ends_at__gt=now,
         )
         .exclude(status=Recommendation.Status.WITHDRAWN)
-        .select_related("event", "event__utility", "building")
-        .order_by("event__starts_at", "building__code", "pk")
+        .order_by("event__starts_at", "event_id", "pk")
     )
 
 
@@ -163,11 +162,14 @@ def owner_context(member, report, *, lines_page=None, requests_page=None, now=No
         mine.get("asked_kwh", [0.0] * len(months)),
         title="Energy shed by your buildings, month by month",
     )  # fmt: skip
-    lines = Paginator(
-        member_lines(member, report).select_related("building").order_by("-delivered_kwh", "pk"),
-        LINES_PER_PAGE,
-    ).get_page(lines_page)
-    requests = Paginator(owner_requests(member, now), REQUESTS_PER_PAGE).get_page(requests_page)
+    lines = page_by_ids(
+        member_lines(member, report).order_by("-delivered_kwh", "pk"), lines_page,
+        LINES_PER_PAGE, related=("building",),
+    )  # fmt: skip
+    requests = page_by_ids(
+        owner_requests(member, now), requests_page, REQUESTS_PER_PAGE,
+        related=("event", "event__utility", "building"),
+    )  # fmt: skip
     return {
         "utility": utility,
         "tz": utility.timezone,
