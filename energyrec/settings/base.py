@@ -229,6 +229,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=5),
         "args": ["optimization.revisit_due"],
     },
+    "prune-request-timings-daily": {
+        "task": "jobs.enqueue",
+        "schedule": crontab(hour=4, minute=45),
+        "args": ["portal.prune_request_timings"],
+    },
     "measure-kpis-daily": {
         "task": "jobs.enqueue",
         "schedule": crontab(hour=5, minute=30),

@@ -11,7 +11,7 @@ from optimization.models import DemandResponseEvent, EventStatus
 from optimization.services.events import OPEN
 from stakeholders.models import Membership, Role
 
-from .models import ProtocolCheck
+from .models import ProtocolCheck, RequestTiming
 from .protocol import EMERGENCY_STEPS, STEP_NUMBERS
 
 # A completed event's protocol stays open this long after its window, so that the team can
@@ -59,3 +59,14 @@ def protocol_check(*, event: DemandResponseEvent, step: int, user) -> ProtocolCh
             return ProtocolCheck.objects.create(event=event, step=step, by=user)
     except IntegrityError:  # checked by someone else a moment ago: theirs stands
         return ProtocolCheck.objects.select_related("by").get(event=event, step=step)
+
+
+# Request timings are kept this long: the technical report reads the last day.
+REQUEST_TIMINGS_KEPT_DAYS = 14
+
+
+def request_timings_prune(*, now: datetime | None = None) -> int:
+    """Delete request timings older than REQUEST_TIMINGS_KEPT_DAYS; how many went."""
+    cutoff = (now or timezone.now()) - timedelta(days=REQUEST_TIMINGS_KEPT_DAYS)
+    deleted, _ = RequestTiming.objects.filter(at__lt=cutoff).delete()
+    return deleted
