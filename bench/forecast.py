@@ -92,7 +92,11 @@ def part_inference(buildings: int) -> dict:
     import forecasting.tasks  # noqa: F401 -- registers the job kinds
     from forecasting import citylearn
     from forecasting.models import ForecastModel, ForecastRun, MeterDay
-    from forecasting.services.citylearn_import import DEMO_UTILITY, citylearn_load, citylearn_store
+    from forecasting.services.citylearn_import import (
+        CITYLEARN_UTILITY,
+        citylearn_load,
+        citylearn_store,
+    )
     from forecasting.services.forecasts import forecast_run_create
     from forecasting.services.models import (
         active_model,
@@ -108,10 +112,10 @@ def part_inference(buildings: int) -> dict:
     from stakeholders.services import utility_ensure
 
     data = citylearn_load()
-    homes = Utility.objects.filter(name=DEMO_UTILITY).first()
+    homes = Utility.objects.filter(name=CITYLEARN_UTILITY).first()
     if homes is None or not Building.objects.filter(utility=homes).exists():
         citylearn_store(data=data)
-        homes = Utility.objects.get(name=DEMO_UTILITY)
+        homes = Utility.objects.get(name=CITYLEARN_UTILITY)
     model = active_model(utility=homes) or forecast_model_train(utility=homes)
     name = f"Synthetic forecast-bench utility, {buildings} buildings (synthetic)"
     utility = utility_ensure(name=name, capacity_kw=1e6)
