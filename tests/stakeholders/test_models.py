@@ -5,9 +5,9 @@ from datetime import date
 import pytest
 from django.db import IntegrityError, transaction
 
-from stakeholders.models import Building, Feeder, Role
+from stakeholders.models import Building, Feeder
 from stakeholders.portal.models import StakeholderReport
-from tests.factories import BuildingFactory, FeederFactory, OrganizationFactory, UtilityFactory
+from tests.factories import BuildingFactory, FeederFactory, UtilityFactory
 
 pytestmark = pytest.mark.django_db
 
