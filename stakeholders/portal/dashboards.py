@@ -45,7 +45,16 @@ def dashboard(*, slug: str, title: str, template: str, csv_rows: CsvRows):
 
 def member_utilities(member: Member) -> list[Utility]:
     """The utilities whose figures a member reads: a utility's own, or those an owner's
-    buildings (or a facility manager's or tenant's) are on, most buildings first."""
+    buildings (or a facility manager's or tenant's) are on, most buildings first. Read once
+    per request (the member is the request's)."""
+    cached = member.__dict__.get("_utilities")
+    if cached is None:
+        cached = _member_utilities(member)
+        object.__setattr__(member, "_utilities", cached)
+    return cached
+
+
+def _member_utilities(member: Member) -> list[Utility]:
     if member.utility is not None:
         return [member.utility]
     buildings = Building.objects.filter(owner_id=member.organization.pk)
