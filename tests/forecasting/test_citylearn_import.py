@@ -17,6 +17,7 @@ from forecasting.services.citylearn_import import (
     citylearn_store,
     replay_stored,
 )
+from forecasting.services.readings import meter_days_upsert
 from jobs.models import JobRun
 from jobs.services import job_execute
 from jobs.tasks import JOB_TASKS
@@ -187,8 +188,6 @@ def test_store_the_same_replay_later_keeps_the_past_and_a_moved_one_replaces_it(
     home = Building.objects.get(utility__name=DEMO_UTILITY, code="CL22-01")
     yesterday = NOW.date() - timedelta(days=1)
     changed = MeterDay.objects.get(building=home, day=yesterday).hourly_kwh * 0.5
-    from forecasting.services.readings import meter_days_upsert
-
     meter_days_upsert(
         building_ids=np.array([home.pk]), days=[yesterday], kwh=changed[None, :],
         origin=DataOrigin.SYNTHETIC,
