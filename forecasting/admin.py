@@ -9,13 +9,8 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from stakeholders import charts
-from stakeholders.admin_scoping import (
-    ScopedAdmin,
-    readable_table,
-    refused,
-    related_scope,
-    requires,
-)
+from stakeholders.admin_display import readable_table
+from stakeholders.admin_scoping import ScopedAdmin, refused, related_scope, requires
 from stakeholders.csvimport import CsvImportError
 from stakeholders.formatting import (
     DASH,

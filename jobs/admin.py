@@ -2,7 +2,8 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
-from stakeholders.admin_scoping import ScopedAdmin, readable_table, requires
+from stakeholders.admin_display import readable_table
+from stakeholders.admin_scoping import ScopedAdmin, requires
 from stakeholders.formatting import DASH, local_time, number
 from stakeholders.selectors import sees_everything
 

@@ -5,7 +5,8 @@ from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
 
 from jobs.services import job_create
-from stakeholders.admin_scoping import ScopedAdmin, readable_table, requires
+from stakeholders.admin_display import readable_table
+from stakeholders.admin_scoping import ScopedAdmin, requires
 from stakeholders.formatting import (
     DASH,
     kg,

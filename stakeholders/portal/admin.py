@@ -10,7 +10,8 @@ from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group
 from django.db.models import Q
 
-from stakeholders.admin_scoping import ScopedAdmin, readable_table, request_organization_ids
+from stakeholders.admin_display import readable_table
+from stakeholders.admin_scoping import ScopedAdmin, request_organization_ids
 from stakeholders.formatting import kg, kwh, local_time, number, usd
 from stakeholders.models import Membership
 from stakeholders.selectors import sees_everything

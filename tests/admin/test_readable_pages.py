@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from jobs.models import JobRun
 from optimization.models import DemandResponseEvent, OptimizationRun, Recommendation, SeasonRun
-from stakeholders.admin_scoping import readable_label, readable_table, readable_value
+from stakeholders.admin_display import readable_label, readable_table, readable_value
 from stakeholders.portal.models import StakeholderReport
 
 pytestmark = pytest.mark.django_db
