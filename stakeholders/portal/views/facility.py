@@ -19,10 +19,9 @@ from stakeholders import formatting
 
 from ..access import ANSWERING_ROLES, portal_view
 from ..dashboards import current_report, dashboard
+from ..selectors import requests_out
 
 FACILITY = "facility"
-OPEN_EVENTS = (EventStatus.DISPATCHED, EventStatus.ACTIVE)
-ANSWERABLE = (Recommendation.Status.PENDING, Recommendation.Status.ACCEPTED)
 PAST_SHOWN = 20
 
 
@@ -34,15 +33,9 @@ def member_recommendations(member):
 
 
 def open_requests(member) -> list[Recommendation]:
-    """Requests of dispatched or running events whose window has not ended, soonest first."""
+    """The requests out now, with their events and buildings."""
     return list(
-        member_recommendations(member)
-        .filter(
-            event__status__in=OPEN_EVENTS,
-            event__ends_at__gt=timezone.now(),
-            status__in=[*ANSWERABLE, Recommendation.Status.DECLINED],
-        )
-        .order_by("event__starts_at", "building__code")
+        requests_out(member, timezone.now()).select_related("event", "event__utility", "building")
     )
 
 

@@ -15,7 +15,7 @@ from django.shortcuts import render
 from django.urls import path
 from django.utils import timezone
 
-from optimization.models import EventStatus, Recommendation
+from optimization.models import Recommendation
 from stakeholders import formatting
 from stakeholders.selectors import member_building_list
 
@@ -23,12 +23,12 @@ from ..access import portal_view
 from ..charts_owner import month_label, monthly_kwh_chart
 from ..dashboards import current_report, dashboard, member_utilities
 from ..paging import page_by_ids
+from ..selectors import requests_out
 
 OWNER = "owner"
 TENANT = "tenant"
 LINES_PER_PAGE = 25
 REQUESTS_PER_PAGE = 20
-SENT = (EventStatus.DISPATCHED, EventStatus.ACTIVE)  # events whose requests are out
 
 
 def member_lines(member, report):
@@ -97,17 +97,9 @@ def _owner_section(member, report) -> dict:
 
 
 def owner_requests(member, now: datetime):
-    """The requests out now for the member's buildings (events dispatched or running whose
-    window has not ended), soonest first; answered on the facility manager's page."""
-    return (
-        Recommendation.objects.filter(
-            building__in=member_building_list(membership=member.membership),
-            event__status__in=SENT,
-            event__ends_at__gt=now,
-        )
-        .exclude(status=Recommendation.Status.WITHDRAWN)
-        .order_by("event__starts_at", "event_id", "pk")
-    )
+    """The requests out now for the member's buildings; answered on the facility manager's
+    page."""
+    return requests_out(member, now)
 
 
 def _line_rows(lines) -> list[dict]:
@@ -273,14 +265,9 @@ def tenant_notices(member, now: datetime) -> list[TenantNotice]:
     """The windows ahead (or under way) in the tenant's buildings: requests pending or accepted
     of events that are out, whose window has not ended; one query."""
     recommendations = (
-        Recommendation.objects.filter(
-            building__in=member_building_list(membership=member.membership),
-            status__in=(Recommendation.Status.PENDING, Recommendation.Status.ACCEPTED),
-            event__status__in=SENT,
-            event__ends_at__gt=now,
-        )
+        requests_out(member, now)
+        .filter(status__in=(Recommendation.Status.PENDING, Recommendation.Status.ACCEPTED))
         .select_related("event", "building", "building__utility")
-        .order_by("event__starts_at", "building__name", "pk")
     )
     notices = []
     for rec in recommendations:
