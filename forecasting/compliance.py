@@ -46,6 +46,8 @@ NUMERIC = (
 # Before any outcome is seen: a weak prior (mean 2/3, worth three events) for every type.
 PRIOR_A, PRIOR_B = 2.0, 1.0
 PRIOR_WEIGHT = 3.0
+# The model is trained once there are this many verified outcomes (of both kinds).
+MIN_OUTCOMES = 30
 
 
 @dataclass

@@ -21,6 +21,10 @@ class EventStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
+# The states of an event that is still to happen or happening.
+OPEN = (EventStatus.PROPOSED, EventStatus.OPTIMIZED, EventStatus.DISPATCHED, EventStatus.ACTIVE)
+
+
 class DemandResponseEvent(models.Model):
     Status = EventStatus
 
@@ -282,3 +286,7 @@ class SeasonRun(models.Model):
         return (
             f"Simulated season, {self.buildings} synthetic buildings ({self.created_at:%Y-%m-%d})"
         )
+
+
+# The answers that leave an ask standing.
+ACTIVE_ANSWERS = (Recommendation.Status.PENDING, Recommendation.Status.ACCEPTED)

@@ -118,7 +118,7 @@ def build_problem(
     feeder_target_kw: np.ndarray,
     depth_levels_pct: tuple[float, ...] = DEPTH_LEVELS_PCT,
     systematic_share: float = 0.0,
-    reservation_usd_per_kwh: float = 0.0,
+    ask_cost_usd=0.0,
     comfort_usd_per_kw_at_30pct: float = COMFORT_USD_PER_KW_AT_30PCT,
     common_load_kw: np.ndarray | None = None,
     common_sd_share: float = 0.0,
@@ -137,8 +137,12 @@ def build_problem(
     mean = p * share * asked
     variance = asked**2 * (p * share**2 * (1 - p) + p * (0.15 * share) ** 2)
     variance = variance + (candidates.forecast_sd_kw**2)[:, None] * (depths[None, :] > 0)
-    # Paid on the kWh delivered, plus any reservation paid on every kWh asked for.
-    incentive = (incentive_usd_per_kwh * mean + reservation_usd_per_kwh * asked) * duration_h
+    # Paid on the kWh delivered; an ask also costs ask_cost_usd ($ per building asked, (n,)
+    # or one for all) whatever its depth (policy.plan.ASK_COST_USD).
+    incentive = incentive_usd_per_kwh * mean * duration_h
+    incentive = (
+        incentive + np.broadcast_to(np.asarray(ask_cost_usd, float), asked.shape[:1])[:, None]
+    )
     comfort = comfort_penalty_usd(
         asked, depths[None, :] * 100, duration_h, usd_per_kw_at_30pct=comfort_usd_per_kw_at_30pct
     )

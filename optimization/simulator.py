@@ -5,25 +5,23 @@ The behaviour model decides what each building really delivers, from parameters 
 incentive and notice effects). The strategies never read those parameters: the compliance
 predictor learns only from verified outcomes, as it would in the field.
 
-Each day: a day-ahead forecast (the simulated truth with a forecast error: a shared error of
-FORECAST_DAY_SD over the afternoon, part of it already showing in the morning, and an
-independent one per building-hour, larger for a home than for a large building), grid status
-from its peak against capacity, an event when the forecast's trigger_quantile crosses the HIGH
-threshold (window = the hours above it around the peak, target = kW that brings that quantile
-under it), selection by the strategy, and, with day_of_hour set, the plan revisited on the day
-with the morning's readings (Season._day_of). Then dispatch, the simulated response, and
-verification as the program does it: each asked building against its forecast, corrected for
-the day's shared error by buildings not asked and the hours before the event (the building's
-error known from its own quiet afternoons). The compliance model is retrained once each event's
-outcomes are verified, and every plan carries the record of how past plans' expectations
-compared with what was verified (their bias and spread).
+Each day the world gives a day-ahead forecast (the simulated truth with a forecast error: a
+shared error of FORECAST_DAY_SD over the afternoon, part of it already showing in the
+morning, and an independent one per building-hour, larger for a home than for a large
+building, whose P10-P90 the forecast reports), and, once buildings are asked, what each
+really delivers. Every decision between is the product's policy (optimization.policy), which
+this simulator only adapts to arrays: the call, the plan, the morning's revisit (with
+day_of_hour set), verification, the building's record, the compliance model's retraining and
+the plans' track record. tests/optimization/test_policy_parity.py runs a small season through
+this simulator and through the product's services and compares their decisions.
 
 Everything here is synthetic and labelled so by the callers.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from collections import deque
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import numpy as np
@@ -32,18 +30,13 @@ from scipy import special
 from forecasting import compliance
 
 from . import mv
-from .portfolio import (
-    DELIVERY_SHARE,
-    DEPTH_LEVELS_PCT,
-    Candidates,
-    build_problem,
-    comfort_penalty_usd,
-    expected_kw,
-    track_record,
-    with_comparison_group,
-)
-from .solver import own_sd_kw, solve_fast
-from .windows import MAX_WINDOW_H, peak_window, runs_next_to
+from .policy import calls, verify
+from .policy import plan as policy_plan
+from .policy.calls import Z90
+from .policy.record import Outcomes, building_record, may_train, plans_record, training_rows
+from .portfolio import DELIVERY_SHARE, DEPTH_LEVELS_PCT, comfort_penalty_usd, expected_kw
+from .solver import solve_fast
+from .windows import MAX_WINDOW_H
 
 FLEXIBLE_SHARE = 0.75
 # The day-ahead forecast's shared error over the afternoon, one sd (FORECAST_DAY_SD): a part
@@ -57,6 +50,8 @@ FORECAST_MORNING_SD = float(np.sqrt(FORECAST_DAY_SD**2 - FORECAST_AFTERNOON_SD**
 # (BuildingsBench: residential 78-100 % CV(RMSE), commercial 13-19 %; see DATA.md).
 FORECAST_HOUR_SD = {"residential": 0.25}
 FORECAST_HOUR_SD_LARGE = 0.12
+# The share of that error's variance common to all hours of the building's day.
+OWN_ERROR_DAY_SHARE = 0.6
 
 # Each building's hidden reliability: programs see two kinds of participant, those who respond
 # to nearly every event and those who mostly do not (overrides, opted-out equipment, nobody on
@@ -101,20 +96,15 @@ def true_compliance(
 class SeasonConfig:
     # Each event's plan may miss its target with this probability.
     eps: float = 0.05
-    # The grid's side: events are called, and their targets set, on this quantile of the
-    # system forecast (at 0.95 targets grow by another 1 % of load, and heat-wave events ask
-    # for more than the fatigued fleet can deliver: 8 seasons met 94.3 % against 96.9 %).
-    trigger_quantile: float = 0.90
     incentive_usd_per_kwh: float = 0.5
-    reservation_share: float = 0.2  # paid per kWh asked, as a share of the incentive rate
+    ask_cost_usd: float = policy_plan.ASK_COST_USD
     high_pct: float = 90.0
     critical_pct: float = 97.0
-    notice_h: float = 18.0
     max_window_h: int = MAX_WINDOW_H
     max_events_per_month: int = 8
     warmup_days: int = 14
     # The plan is revisited at this hour with the morning's readings, as the product does at
-    # settings.EVENT_REVISIT_HOUR (None: never; see Season._day_of).
+    # settings.EVENT_REVISIT_HOUR (None: never).
     day_of_hour: int | None = 10
     # Also read ours' events with the 10-of-10 baseline, day-of adjusted (the product's
     # settlement where a day has no forecast), to show how it would have judged them (slower).
@@ -133,8 +123,7 @@ class SeasonResult:
     # What the asks cost in comfort (the optimizer weighs it with the incentive; nobody pays it).
     comfort_usd: float = 0.0
     true_met: int = 0  # what the simulator knows and the program cannot: the true reduction
-    cancelled: int = 0  # events called the day before and released on the day
-    cancelled_cost_usd: float = 0.0  # their reservations
+    cancelled: int = 0  # events called the day before and cancelled on the day
     predictions: list[np.ndarray] = field(default_factory=list)
     outcomes: list[np.ndarray] = field(default_factory=list)
     predictor_trained: list[bool] = field(default_factory=list)
@@ -145,6 +134,8 @@ class SeasonResult:
     # Each season day's system peak without and with the program (after the warm-up).
     daily_peak_without_kw: np.ndarray = field(default_factory=lambda: np.zeros(0))
     daily_peak_with_kw: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    # How many times each building was asked over the season.
+    asks_by_building: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @property
     def peak_reduction_pct(self) -> float:
@@ -160,8 +151,25 @@ class SeasonResult:
         return self.true_met / self.events if self.events else float("nan")
 
 
+@dataclass(frozen=True)
+class Forecast:
+    """A day's forecast of every building, (n, 24) kW, as stored (float32)."""
+
+    p10: np.ndarray
+    p50: np.ndarray
+    p90: np.ndarray
+
+
+def stored(values: np.ndarray) -> np.ndarray:
+    """Values as the product stores readings and forecasts (float32), read back as float64."""
+    return np.asarray(values, dtype=np.float32).astype(np.float64)
+
+
 class Season:
-    """load: (n, days, 24) true kW of n buildings; temperature: (days, 24); first days warm up."""
+    """load: (n, days, 24) true kW of n buildings; temperature: (days, 24); first days warm up.
+
+    The world (the buildings' truth, the forecast and the behaviour) is the simulator's own;
+    every decision is optimization.policy's, as the product takes it."""
 
     def __init__(
         self,
@@ -175,7 +183,7 @@ class Season:
         behavior: BehaviorParams = BehaviorParams(),
         seed: int = 0,
     ) -> None:
-        self.load, self.temperature = load, temperature
+        self.load, self.temperature = stored(load), stored(temperature)
         self.building_type, self.feeder = building_type, feeder
         self.capacity_kw, self.config, self.behavior = capacity_kw, config, behavior
         self.seed = seed
@@ -193,9 +201,16 @@ class Season:
         # The flexible share of each building's afternoon load (cooling, pumps, EVs, lighting),
         # as an enrolment audit sizes it: at peak conditions, here the afternoons of the
         # ENROLMENT_PEAK_DAYS days of highest system load.
-        peak_days = np.argsort(-load.sum(axis=0).max(axis=1))[:ENROLMENT_PEAK_DAYS]
-        afternoon = load[:, peak_days, 14:20].reshape(len(load), -1).mean(axis=1)
+        peak_days = np.argsort(-self.load.sum(axis=0).max(axis=1))[:ENROLMENT_PEAK_DAYS]
+        afternoon = self.load[:, peak_days, 14:20].reshape(len(load), -1).mean(axis=1)
         self.curtailable_kw = FLEXIBLE_SHARE * afternoon
+        # Every building may be asked 30 % deep (a comfort limit of 3 degC).
+        self.max_depth_pct = np.full(len(load), 30.0)
+        self.ids = np.arange(len(load))
+
+    @property
+    def high_kw(self) -> float:
+        return self.capacity_kw * self.config.high_pct / 100.0
 
     def run(self, strategy: str, *, eps: float | None = None) -> SeasonResult:
         """strategy: "compliance" (ours), "blind" (one average compliance for everyone),
@@ -207,207 +222,196 @@ class Season:
         rng = np.random.default_rng(self.seed + 1)  # the same draws for every strategy
         forecast_rng = np.random.default_rng(self.seed + 2)
         actual = self.load.copy()
-        learnt = _Learnt(n)
-        depths = np.array(DEPTH_LEVELS_PCT)
+        learnt = _Learnt(n, self.load.shape[1])
         result = SeasonResult(strategy, 0, 0, float(self.load.sum(axis=0).max()), 0.0, 0.0, 0.0)
-        quantile = float(special.ndtri(cfg.trigger_quantile))
-        threshold = self.capacity_kw * cfg.high_pct / 100.0
         for day in range(cfg.warmup_days, self.load.shape[1]):
-            if strategy == "compliance" and len(learnt.history) > learnt.trained_on:
-                # Retrained once an event's outcomes are verified, as the product does.
-                learnt.model, learnt.trained_on = self._retrain(learnt.history), len(learnt.history)
-            forecast = self._forecast(self.load[:, day], forecast_rng)
-            # Risk-aware trigger: the day's shared forecast error is known to be about
-            # FORECAST_DAY_SD, so the event is called, and its window and target set, on the
-            # forecast's trigger_quantile.
-            system = forecast.sum(axis=0) * (1 + quantile * FORECAST_DAY_SD)
-            plan = None
-            if system.max() >= threshold:
-                start, end = peak_window(system - threshold, cfg.max_window_h)
-                plan = self._plan(
-                    strategy, learnt, actual, forecast, day, start, end,
-                    float((system[start:end] - threshold).max()), np.full(n, cfg.notice_h), eps,
-                )  # fmt: skip
-            if cfg.day_of_hour is not None:
-                plan, updated = self._day_of(
-                    strategy, learnt, actual, day, forecast, threshold, plan, eps
-                )
-            asked = np.zeros(0, dtype=np.int64) if plan is None else np.flatnonzero(plan.level)
-            if asked.size:
-                self._event(strategy, plan, learnt, day, forecast, actual, depths, rng, result)
-            elif plan is not None and plan.released.size:  # called, then not needed after all
-                result.cancelled += 1
-                result.cancelled_cost_usd += self._released_cost(plan)
-                result.cost_usd += self._released_cost(plan)
-            quiet = np.ones(n, dtype=bool)
-            quiet[asked] = False
-            if cfg.day_of_hour is not None and asked.size:
-                # HIGH hours next to the window: events of their own, at short notice (on the
-                # morning's forecast, read before anyone was curtailed).
-                for start, end in runs_next_to(
-                    updated - threshold, plan.start, plan.end, cfg.day_of_hour + 1
-                ):
-                    extra = self._plan(
-                        strategy, learnt, actual, forecast, day, start, end,
-                        float((updated[start:end] - threshold).max()),
-                        np.full(n, float(start - cfg.day_of_hour)), eps, busy=~quiet,
-                    )  # fmt: skip
-                    if extra.level.any():
-                        self._event(
-                            strategy, extra, learnt, day, forecast, actual, depths, rng, result
-                        )
-                        quiet[extra.level > 0] = False
-            learnt.residuals.add(
-                np.flatnonzero(quiet), forecast[quiet, 12:20], actual[quiet, day, 12:20]
+            if strategy == "compliance":
+                learnt.retrain()  # once events' outcomes are verified, as the product does
+            forecast = self.forecast(day, forecast_rng)
+            plans = self.plans_of_day(strategy, learnt, forecast, actual, day, eps, result)
+            self._play(strategy, plans, learnt, forecast, actual, day, rng, result)
+            learnt.days.appendleft(
+                (forecast.p50, actual[:, day].copy(), ~learnt.asked_days[:, day])
             )
         result.peak_with_kw = float(actual.sum(axis=0).max())
         result.daily_peak_without_kw = self.load.sum(axis=0)[cfg.warmup_days :].max(axis=1)
         result.daily_peak_with_kw = actual.sum(axis=0)[cfg.warmup_days :].max(axis=1)
+        result.asks_by_building = learnt.asked_days.sum(axis=1)
         return result
 
-    def _forecast(self, truth: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def forecast(self, day: int, rng: np.random.Generator) -> Forecast:
         """The day-ahead forecast of one day: the truth with a shared error (part of it known
         from the morning's readings, the rest arriving from day_of_hour on) and each
-        building-hour's own."""
+        building-hour's own, with the P10-P90 of that own error (a calibrated forecaster)."""
+        truth = self.load[:, day]
         shared = rng.normal(0, FORECAST_MORNING_SD) + rng.normal(0, FORECAST_AFTERNOON_SD) * (
             np.arange(24) >= (self.config.day_of_hour or 0)
         )
-        own = np.clip(1 + self.forecast_sd[:, None] * rng.normal(size=truth.shape), 0.2, None)
-        return truth * (1 + shared)[None, :] * own
+        # A building's own error runs on from hour to hour (a forecast off in one hour is
+        # likely off in the next): a part shared by its whole day and a part of each hour.
+        draws = np.sqrt(OWN_ERROR_DAY_SHARE) * rng.normal(size=(truth.shape[0], 1)) + np.sqrt(
+            1 - OWN_ERROR_DAY_SHARE
+        ) * rng.normal(size=truth.shape)
+        own = np.clip(1 + self.forecast_sd[:, None] * draws, 0.2, None)
+        p50 = truth * (1 + shared)[None, :] * own
+        spread = (Z90 * self.forecast_sd)[:, None] * p50
+        return Forecast(stored(np.maximum(p50 - spread, 0.0)), stored(p50), stored(p50 + spread))
+
+    def plans_of_day(self, strategy, learnt, forecast, actual, day, eps, result) -> list:
+        """The day's events as the product calls and revisits them (optimization.policy.calls):
+        the day-ahead call on the forecast's P90 and its plan; at day_of_hour, with the
+        morning's readings, a call at short notice where there was none, or the called event's
+        new target (cancelled where it is not needed), its plan made again, and events of
+        their own for HIGH hours next to its window. In the order of their windows."""
+        cfg, n = self.config, self.load.shape[0]
+        system = forecast.p50.sum(axis=0)
+        error = calls.error_sd(learnt.day_errors(calls.ERROR_HOURS))
+        called = calls.call(
+            calls.p90_excess(system, self.high_kw, error=error), max_hours=cfg.max_window_h
+        )
+        main = None
+        if called is not None:
+            notice = np.full(n, float(called.start + 24 - policy_plan.DAY_AHEAD_HOUR))
+            main = self._plan(strategy, learnt, forecast, day, called, notice, eps)
+        if cfg.day_of_hour is None:
+            return [] if main is None else [main]
+        hour = cfg.day_of_hour
+        morning = mv.morning_hours(hour)
+        ratio = mv.comparison_ratio(forecast.p50[:, morning], actual[:, day, morning])
+        if main is None:  # called at short notice, from the next hour on (as day_of_call)
+            remaining = calls.error_sd(learnt.day_errors(slice(hour + 1, 24), morning))
+            excess = calls.p90_excess(system, self.high_kw, ratio=ratio, error=remaining)
+            late = calls.call(excess, earliest=hour + 1, max_hours=cfg.max_window_h)
+            if late is None:
+                return []
+            notice = np.full(n, float(late.start - hour))
+            return [self._plan(strategy, learnt, forecast, day, late, notice, eps)]
+        if main.call.start <= hour:
+            return [main]  # the window opens too soon to change it
+        window = slice(main.call.start, main.call.end)
+        remaining = calls.error_sd(learnt.day_errors(window, morning))
+        excess = calls.p90_excess(system, self.high_kw, ratio=ratio, error=remaining)
+        decision = calls.revisit(excess, window.start, window.stop, earliest=hour + 1)
+        if decision.target_kw is None:  # not needed after all: cancelled
+            learnt.withdraw(main)
+            result.cancelled += 1
+            return []
+        notified = main.level > 0
+        again = calls.Call(window.start, window.stop, decision.target_kw)
+        notice = np.where(notified, main.notice, float(window.start - hour))
+        plans = [
+            self._plan(
+                strategy, learnt, forecast, day, again, notice, eps, notified=notified,
+                replaces=main,
+            )
+        ]  # fmt: skip
+        for run in decision.next_to:
+            busy = np.any([plan.level > 0 for plan in plans], axis=0)
+            short = np.full(n, float(run.start - hour))
+            plans.append(self._plan(strategy, learnt, forecast, day, run, short, eps, busy=busy))
+        return sorted(plans, key=lambda plan: plan.call.start)
 
     def _plan(
-        self, strategy, learnt, actual, forecast, day, start, end, target, notice, eps, kept=None,
-        busy=None,
+        self, strategy, learnt, forecast, day, called, notice, eps, notified=None, busy=None,
+        replaces=None,
     ):  # fmt: skip
-        """Choose who is asked, and how deep, for the window [start, end) and target kW, with
-        each building's notice (hours); `kept`: asks made the day before, which may be kept
-        (their reservation is already paid) or released; `busy`: (n,) bool, asked in another
-        event that day (they may be asked again, an extension of their curtailment, but are
-        not read as a comparison)."""
+        """Who is asked, and how deep, for the event `called`, each building with its notice
+        (hours); notified: (n,) bool, already asked in this event (a revisit); busy: (n,)
+        bool, asked in another event that day (not read as a comparison)."""
         cfg, n = self.config, self.load.shape[0]
-        depths = np.array(DEPTH_LEVELS_PCT)
-        k = depths.size
+        k = len(DEPTH_LEVELS_PCT)
+        start, end = called.start, called.end
+        hours = end - start
+        moment = day * 24 + start
+        recent = learnt.asks_between(moment - policy_plan.MONTH_DAYS * 24, moment)
         temperature = float(self.temperature[day, start:end].max())
-        recent = np.array([sum(1 for d in asked_ if day - d <= 30) for asked_ in learnt.asked_days])
-        rows = compliance.Events(
-            building_type=np.repeat(self.building_type, k),
-            curtailable_kw=np.repeat(self.curtailable_kw, k),
-            past_asked=np.repeat(learnt.past_asked, k),
-            past_complied=np.repeat(learnt.past_complied, k),
-            past_share=np.repeat(
-                compliance.shrunk_share(
-                    learnt.share_sum, learnt.share_weight, self._population_share(learnt.history)
-                ),
-                k,
-            ),
-            events_30d=np.repeat(recent, k).astype(float),
-            notice_h=np.repeat(notice, k).astype(float),
-            temperature_c=np.full(n * k, temperature),
-            start_hour=np.full(n * k, float(start)),
-            duration_h=np.full(n * k, float(end - start)),
-            depth_pct=np.tile(depths, n),
-            incentive_usd_per_kwh=np.full(n * k, cfg.incentive_usd_per_kwh),
-        )
+        rows = policy_plan.compliance_rows(
+            building_type=self.building_type, curtailable_kw=self.curtailable_kw,
+            record=building_record(learnt.outcomes(), n), events_30d=recent, notice_h=notice,
+            temperature_c=temperature, start_hour=start, duration_h=hours,
+            incentive_usd_per_kwh=cfg.incentive_usd_per_kwh,
+        )  # fmt: skip
+        track = plans_record(*learnt.planned_verified)
         model = learnt.model
         if strategy == "compliance":
-            believed = compliance.predict(model, rows).reshape(n, k)
-            # What the plan adds up is kW: P(complies) through the verified response.
-            share = compliance.expected_share(model, rows, believed.ravel(), DELIVERY_SHARE)
-            planned = np.clip(share.reshape(n, k) / DELIVERY_SHARE, 0.0, 1.0)
-        elif strategy == "oracle":
-            believed, planned = self._hidden_truth(rows, n, k)
+            believed = compliance.predict(model, rows)
+            share = compliance.expected_share(model, rows, believed, DELIVERY_SHARE)
+            believed = believed.reshape(n, k)
+            model_planned, planned = policy_plan.planned_compliance(share, n, track)
         else:
-            believed = planned = np.full((n, k), self._blind_rate(learnt.history))
-        noise_sd, load = self._baseline_noise(actual, forecast, day, start, end, learnt.residuals)
-        # Expectations corrected by how past plans fared, their spread kept as a risk.
-        record = track_record(*learnt.planned_verified)
-        model_planned, planned = planned, np.clip(planned * (1 + record.bias), 0.0, 1.0)
-        available = (recent < cfg.max_events_per_month) | (kept is not None and kept > 0)
-        # The same order of buildings for the day's plan and its revisit.
-        order = np.random.default_rng((self.seed, day)).permutation(n)
-        level, own, group = self._select(
-            strategy, planned, available, target, end - start, (noise_sd, load), record, eps,
-            learnt.residuals, kept, order, busy,
+            if strategy == "oracle":
+                believed, model_planned = self._hidden_truth(rows, n, k)
+            else:
+                believed = model_planned = np.full((n, k), self._blind_rate(learnt))
+            planned = np.clip(model_planned * (1 + track.bias), 0.0, 1.0)
+        noise_sd = policy_plan.baseline_sd_kw(
+            forecast.p10, forecast.p90, start, end, self.curtailable_kw
+        )
+        ratio_sd, measured_on = calls.comparison_error(
+            learnt.quiet_days(calls.COMPARISON_DAYS), hours, np.random.default_rng(self.seed)
+        )
+        notified = np.zeros(n, dtype=bool) if notified is None else notified
+        none = np.zeros(n, dtype=np.int64)
+        problem = policy_plan.plan_problem(
+            curtailable_kw=self.curtailable_kw, planned=planned, baseline_sd_kw=noise_sd,
+            common_load_kw=forecast.p50[:, start:end].mean(axis=1),
+            feeder=np.zeros(n, dtype=np.int64), feeder_target_kw=np.zeros(1),
+            max_depth_pct=self.max_depth_pct,
+            may_ask=policy_plan.available(recent, np.full(n, cfg.max_events_per_month), none),
+            standing=none, notified=notified, target_kw=called.target_kw, eps=eps,
+            duration_h=hours, incentive_usd_per_kwh=cfg.incentive_usd_per_kwh, record=track,
+            ratio_sd=ratio_sd, ask_cost_usd=cfg.ask_cost_usd,
         )  # fmt: skip
-        released = np.zeros(0, dtype=np.int64) if kept is None else np.flatnonzero(
-            (kept > 0) & (level == 0)
+        selection = policy_plan.select(
+            problem, self.ids, (self.seed, day), ratio_sd=ratio_sd, measured_on=measured_on,
+            excluded=np.zeros(n, dtype=bool) if busy is None else busy,
+            solve=solve_fast if strategy != "largest" else self._largest_first(notified),
         )  # fmt: skip
-        return _Plan(
-            start=start, end=end, target=target, notice=np.asarray(notice, float), rows=rows,
-            believed=believed, planned=planned, model_planned=model_planned, level=level,
-            own_sd=own, noise_sd=noise_sd,
-            recent=recent, temperature=temperature, released=released, comparison=group,
-            busy=busy,
-            released_depth=depths[kept[released] - 1] if released.size else np.zeros(0),
-            cold_start=(model is None) if strategy == "compliance" else not learnt.history,
+        plan = _Plan(
+            call=called, notice=np.asarray(notice, float), rows=rows, believed=believed,
+            planned=planned, model_planned=model_planned, level=selection.level,
+            own_sd=selection.own_sd_kw, noise_sd=noise_sd, recent=recent,
+            temperature=temperature, comparison=selection.comparison, busy=busy,
+            withdrawn=int((notified & (selection.level == 0)).sum()),
+            cold_start=(model is None) if strategy == "compliance" else not learnt.features,
         )  # fmt: skip
+        learnt.ask(moment, plan, replaces)
+        return plan
 
-    def _day_of(self, strategy, learnt, actual, day, forecast, threshold, plan, eps):
-        """The plan revisited at day_of_hour, when the morning's readings show the day's
-        shared forecast error (nobody has been asked yet): an event the day-ahead forecast
-        missed is called at short notice; a called one gets a new target, met by keeping or
-        releasing the asks made the day before and asking others at short notice. Returns the
-        plan and the forecast so updated (Season._updated)."""
-        cfg, n = self.config, self.load.shape[0]
-        hour = cfg.day_of_hour
-        updated = self._updated(day, forecast, actual)
-        if plan is None:  # called at short notice, from the next hour on (as day_of_call)
-            window = peak_window(updated - threshold, cfg.max_window_h, earliest=hour + 1)
-            if window is None:
-                return None, updated
-            start, end = window
-            target = float((updated[start:end] - threshold).max())
-            return self._plan(
-                strategy, learnt, actual, forecast, day, start, end, target,
-                np.full(n, float(start - hour)), eps,
-            ), updated  # fmt: skip
-        if plan.start <= hour:
-            return plan, updated  # the window opens too soon to change it
-        target = float((updated[plan.start : plan.end] - threshold).max())
-        if target <= 0:  # not needed after all: every ask is released
-            return replace(
-                plan, level=np.zeros(n, dtype=np.int64), released=np.flatnonzero(plan.level),
-                released_depth=np.array(DEPTH_LEVELS_PCT)[plan.level[plan.level > 0] - 1],
-            ), updated  # fmt: skip
-        notice = np.where(plan.level > 0, plan.notice, float(plan.start - hour))
-        return self._plan(
-            strategy, learnt, actual, forecast, day, plan.start, plan.end, target, notice, eps,
-            kept=plan.level,
-        ), updated  # fmt: skip
+    def _play(self, strategy, plans, learnt, forecast, actual, day, rng, result) -> None:
+        """Dispatch the day's plans and apply what the buildings really do; then, once the
+        day's readings are in, verify each event, learn from it and book it in `result`."""
+        responses = [self._dispatch(day, plan, rng, actual) for plan in plans]
+        actual[:, day] = stored(actual[:, day])  # as the meters' readings are stored
+        asked_today = np.zeros(self.load.shape[0], dtype=bool)
+        for plan in plans:
+            asked_today |= plan.level > 0
+        for plan, response in zip(plans, responses, strict=True):
+            self._book(strategy, plan, response, learnt, forecast, actual, day, asked_today, result)
 
-    def _updated(self, day, forecast, actual) -> np.ndarray:
-        """The system forecast at day_of_hour, corrected by the morning's readings (nobody has
-        been asked yet), on the trigger quantile of the error still to come."""
-        hour, cfg = self.config.day_of_hour, self.config
-        morning = mv.morning_hours(hour)
-        ratio = mv.comparison_ratio(forecast[:, morning], actual[:, day, morning])
-        quantile = float(special.ndtri(cfg.trigger_quantile))
-        return forecast.sum(axis=0) * ratio * (1 + quantile * FORECAST_AFTERNOON_SD)
-
-    def _event(self, strategy, plan, learnt, day, forecast, actual, depths, rng, result):
-        """Dispatch the plan, verify it, learn from it and book it in `result`."""
+    def _book(self, strategy, plan, response, learnt, forecast, actual, day, asked_today, result):
+        """Verify one event as the program does (optimization.policy.verify), learn from it and
+        book it."""
         cfg = self.config
-        start, end, level = plan.start, plan.end, plan.level
+        start, end, level = plan.call.start, plan.call.end, plan.level
         asked = np.flatnonzero(level)
-        requested, delivered, complies = self._dispatch(
-            day, start, end, asked, level, depths, plan, rng, actual
-        )
+        requested, delivered, complies = response
         hours = end - start
-        verified_kw, measured = self._verify(
-            day, start, end, asked, forecast, actual, learnt.residuals.relative_sd,
-            int(plan.comparison.sum()), plan.busy,
-        )  # fmt: skip
-        noise_sd = plan.noise_sd[asked]
-        verified = mv.complies(measured, requested)
-        q0, q1 = compliance.label_noise(
-            requested, noise_sd, comply_share=mv.COMPLY_SHARE, delivery_share=DELIVERY_SHARE
+        correction = verify.day_correction(
+            forecast.p50, actual[:, day], asked_today, start, end, int(plan.comparison.sum())
         )
+        measured = verify.delivered_kw(
+            forecast.p50[asked, start:end], actual[asked, day, start:end], correction
+        )
+        verified = mv.complies(measured, requested)
         p = plan.believed[asked, level[asked] - 1]
-        picked = self._rows(plan.rows, asked, level, depths)
-        picked.complied, picked.label_q0, picked.label_q1 = verified, q0, q1
-        picked.delivered_share = measured / requested
-        picked.delivered_share_sd = noise_sd / requested
-        learnt.history.append(picked)
+        outcomes = Outcomes(
+            building=asked, probability=p, complied=verified, requested_kw=requested,
+            delivered_kw=measured, baseline_sd_kw=plan.noise_sd[asked],
+        )  # fmt: skip
+        picked = training_rows(
+            compliance.take(plan.rows, asked * len(DEPTH_LEVELS_PCT) + level[asked] - 1), outcomes
+        )
         result.predictions.append(compliance.verified_probability(picked, p))
         result.outcomes.append(verified)
         result.true_predictions.append(p)
@@ -418,33 +422,34 @@ class Season:
             if cfg.x_of_y_check and strategy == "compliance"  # only ours is read so
             else None
         )
-        learnt.past_asked[asked] += 1
-        learnt.past_complied[asked] += _posterior(p, verified, q0, q1)
-        weight = compliance.share_weight(picked.delivered_share_sd)
-        learnt.share_sum[asked] += weight * picked.delivered_share
-        learnt.share_weight[asked] += weight
-        for building in asked:
-            learnt.asked_days[building].append(day)
-        paid = np.minimum(delivered, requested) * hours * cfg.incentive_usd_per_kwh
-        reservation = requested * hours * cfg.incentive_usd_per_kwh * cfg.reservation_share
-        cost = float(paid.sum() + reservation.sum()) + self._released_cost(plan)
+        learnt.add(picked, outcomes)
+        learnt.asked_days[asked, day] = True
+        paid = mv.settle(
+            delivered_kw=measured, requested_kw=requested, hours=hours,
+            incentive_usd_per_kwh=cfg.incentive_usd_per_kwh, tariff_usd_per_kwh=0.0,
+            carbon_kg_per_kwh=0.0,
+        ).incentive_usd  # fmt: skip
+        cost = float(paid.sum())
+        depths = np.array(DEPTH_LEVELS_PCT)
         comfort = float(comfort_penalty_usd(requested, depths[level[asked] - 1], hours).sum())
+        verified_kw = float(measured.sum())
         result.cost_usd += cost
         result.comfort_usd += comfort
         result.delivered_kwh += float(delivered.sum() * hours)
         result.events += 1
         # As the program judges it: the verified reduction against the target.
-        result.targets_met += int(verified_kw >= plan.target)
-        result.true_met += int(delivered.sum() >= plan.target)
+        result.targets_met += int(verified_kw >= plan.call.target_kw)
+        result.true_met += int(delivered.sum() >= plan.call.target_kw)
+        day_ahead_notice = start + 24 - policy_plan.DAY_AHEAD_HOUR
         result.event_log.append(
             {
                 "day": day - cfg.warmup_days,  # from the season's first day
                 "start_hour": start,
                 "end_hour": end,
-                "target_kw": plan.target,
+                "target_kw": plan.call.target_kw,
                 "asked": int(asked.size),
-                "short_notice": int((plan.notice[asked] < cfg.notice_h).sum()),
-                "released": int(plan.released.size),
+                "short_notice": int((plan.notice[asked] < day_ahead_notice).sum()),
+                "withdrawn": plan.withdrawn,
                 "comparison_group": int(plan.comparison.sum()),
                 "requested_kw": float(requested.sum()),
                 "expected_kw": expected_kw(self.curtailable_kw, plan.planned, level),
@@ -473,7 +478,7 @@ class Season:
         for building in asked:
             eligible = np.zeros(day, dtype=bool)
             eligible[max(day - 30, 0) :] = True
-            eligible[[d for d in learnt.asked_days[building] if d < day]] = False
+            eligible &= ~learnt.asked_days[building, :day]
             if not eligible.any():
                 continue
             baseline = mv.x_of_y_baseline(
@@ -482,18 +487,12 @@ class Season:
             total += float(np.mean(baseline - actual[building, day, start:end]))
         return total
 
-    def _released_cost(self, plan) -> float:
-        """Asks released on the day were reserved the day before: their reservation is paid."""
-        released = self.curtailable_kw[plan.released] * plan.released_depth / 100.0
-        return float(
-            released.sum() * (plan.end - plan.start) * self.config.incentive_usd_per_kwh
-            * self.config.reservation_share
-        )  # fmt: skip
-
-    def _dispatch(self, day, start, end, asked, level, depths, plan, rng, actual):
+    def _dispatch(self, day, plan, rng, actual):
         """What the asked buildings really deliver, by the behaviour model: (requested kW,
         delivered kW, complied) per asked building. The load in `actual` drops by it."""
-        cfg = self.config
+        cfg, depths = self.config, np.array(DEPTH_LEVELS_PCT)
+        start, end, level = plan.call.start, plan.call.end, plan.level
+        asked = np.flatnonzero(level)
         requested = self.curtailable_kw[asked] * depths[level[asked] - 1] / 100.0
         p_true = true_compliance(
             self.reliability[asked], plan.recent[asked], depths[level[asked] - 1],
@@ -508,121 +507,16 @@ class Season:
         actual[asked, day, start:end] -= delivered[:, None]
         return requested, delivered, complies
 
-    @staticmethod
-    def _verify(day, start, end, asked, forecast, actual, relative_sd, comparison, busy=None):
-        """M&V as the program does it: each asked building's counterfactual is its day-ahead
-        forecast, corrected for the day's shared forecast error by the buildings not asked (a
-        comparison group; `comparison` of them were held out for it), or by the hours before
-        the event when nearly everyone was asked. Returns the event's verified kW and each
-        building's measured kW. `busy`: asked in another event of the day, no comparison."""
-        asked_mask = np.zeros(forecast.shape[0], dtype=bool) if busy is None else busy.copy()
-        asked_mask[asked] = True
-        ratio = mv.forecast_correction(
-            forecast, actual[:, day], asked_mask, start, end,
-            weight=1.0 / np.maximum(relative_sd, 1e-3) ** 2, held_out=comparison,
-        )  # fmt: skip
-        window_forecast, window_actual = forecast[:, start:end], actual[:, day, start:end]
-        baseline = window_forecast[asked] * ratio
-        measured = (baseline - window_actual[asked]).mean(axis=1)
-        return float(measured.sum()), measured
-
-    @staticmethod
-    def _baseline_noise(actual, forecast, day, start, end, residuals):
-        """(error, load), kW per building: the error (one standard deviation) of each
-        building's counterfactual over the window: the forecast's relative error seen so far, at the load the building drew in
-        those hours over the last two weeks (not its own forecast for today, whose own error
-        it is), scaled to today by the forecast of everyone together: events fall on the
-        hottest days, when every load is well above its fortnight's (a third of the error was
-        missed without)."""
-        usual = actual[:, max(day - 14, 0) : day, start:end].mean(axis=(1, 2))
-        load = usual * forecast[:, start:end].mean(axis=1).sum() / max(usual.sum(), 1e-9)
-        return residuals.relative_sd * load / np.sqrt(end - start), load
-
-    def _hidden_truth(self, rows: compliance.Events, n: int, k: int):
-        """The reference, not a strategy: each ask's true P(complies) and expected delivered
-        share, read from the hidden behaviour. It bounds what learning could gain."""
-        cfg, behavior = self.config, self.behavior
-        p = true_compliance(
-            np.repeat(self.reliability, k), rows.events_30d, rows.depth_pct, rows.temperature_c,
-            cfg.incentive_usd_per_kwh, rows.notice_h, behavior,
-        ).reshape(n, k)  # fmt: skip
-        share = p * np.mean(behavior.delivery_if_complying) + (1 - p) * np.mean(
-            behavior.delivery_if_not
-        )
-        return p, np.clip(share / DELIVERY_SHARE, 0.0, 1.0)
-
-    @staticmethod
-    def _population_share(history: list[compliance.Events]) -> float:
-        """The verified share of the ask delivered over all asks so far (the prior's before)."""
-        if not history:
-            return DELIVERY_SHARE * compliance.PRIOR_A / (compliance.PRIOR_A + compliance.PRIOR_B)
-        return compliance.mean_share(_concatenate(history))
-
-    @staticmethod
-    def _blind_rate(history: list[compliance.Events]) -> float:
-        """One rate for everyone, on the plan's scale: the verified share of the ask delivered
-        so far, over the share a complying building delivers; the weak prior before any."""
-        share = Season._population_share(history)
-        return float(np.clip(share / DELIVERY_SHARE, 0.02, 0.98))
-
-    def _select(
-        self, strategy, believed, available, target, hours, baseline, record, eps, residuals,
-        kept, order, busy=None,
-    ):  # fmt: skip
-        """(level, own sd, comparison group): who is asked how deep, each strategy holding a
-        comparison group out (portfolio.with_comparison_group) drawn in `order`; baseline:
-        each building's counterfactual error and load (kW); residuals: what is known of the
-        comparison ratio's error."""
-        cfg = self.config
-        noise_sd, load = baseline
-        n = believed.shape[0]
-        candidates = Candidates(
-            curtailable_kw=self.curtailable_kw,
-            compliance=believed,
-            forecast_sd_kw=noise_sd,
-            feeder=self.feeder,
-            max_depth_pct=np.full(n, 30.0),
-            available=available,
-        )
-        reservation = cfg.incentive_usd_per_kwh * cfg.reservation_share
-        problem = build_problem(
-            candidates, target_kw=target, eps=eps, duration_h=hours,
-            incentive_usd_per_kwh=cfg.incentive_usd_per_kwh,
-            feeder_target_kw=np.zeros(int(self.feeder.max()) + 1),
-            systematic_share=record.systematic_share, reservation_usd_per_kwh=reservation,
-            common_load_kw=load, common_sd_share=residuals.ratio_sd(hours),
-        )  # fmt: skip
-        if kept is not None and kept.any():
-            # An ask made the day before may be kept at its depth, its reservation already
-            # paid, or released.
-            rows = np.flatnonzero(kept)
-            depths = np.array(DEPTH_LEVELS_PCT) / 100.0
-            allowed, cost = problem.allowed.copy(), problem.cost.copy()
-            allowed[rows] = False
-            allowed[rows, kept[rows] - 1] = True
-            cost[rows, kept[rows] - 1] -= (
-                reservation * self.curtailable_kw[rows] * depths[kept[rows] - 1] * hours
-            )
-            problem = replace(problem, allowed=allowed, cost=cost)
-        solve = solve_fast if strategy != "largest" else self._largest_first(kept)
-        solved, group, held = with_comparison_group(
-            problem, order, solve, ratio_sd=residuals.ratio_sd(hours),
-            measured_on=residuals.measured_on,
-            excluded=(np.zeros(n, dtype=bool) if busy is None else busy)
-            | (kept is not None and kept > 0),
-        )  # fmt: skip
-        return solved.level, own_sd_kw(held, solved.level), group
-
-    def _largest_first(self, kept):
-        """Largest first: the biggest buildings (those asked the day before first) at the
-        deepest level until the (average-based) chance constraint holds."""
+    def _largest_first(self, notified):
+        """Largest first: the biggest buildings (those already asked in the event first) at
+        the deepest level until the (average-based) chance constraint holds."""
 
         def solve(problem):
             n, deepest = problem.mean_kw.shape
-            keep = np.zeros(n, dtype=np.int64) if kept is None else kept
-            order = np.lexsort((-self.curtailable_kw, keep == 0))
+            keep = np.zeros(n, dtype=bool) if notified is None else notified
+            order = np.lexsort((-self.curtailable_kw, ~keep))
             order = order[problem.allowed[order].any(axis=1)]
-            levels = np.where(keep[order] > 0, keep[order], deepest)
+            levels = np.full(order.size, deepest)
             mean = np.cumsum(problem.mean_kw[order, levels - 1])
             variance = np.cumsum(problem.var_kw2[order, levels - 1])
             std = np.sqrt(variance + (problem.systematic_share * mean) ** 2)
@@ -642,18 +536,25 @@ class Season:
 
         return solve
 
-    @staticmethod
-    def _rows(rows: compliance.Events, asked, level, depths) -> compliance.Events:
-        return compliance.take(rows, asked * depths.size + level[asked] - 1)
+    def _hidden_truth(self, rows: compliance.Events, n: int, k: int):
+        """The reference, not a strategy: each ask's true P(complies) and expected delivered
+        share, read from the hidden behaviour. It bounds what learning could gain."""
+        cfg, behavior = self.config, self.behavior
+        p = true_compliance(
+            np.repeat(self.reliability, k), rows.events_30d, rows.depth_pct, rows.temperature_c,
+            cfg.incentive_usd_per_kwh, rows.notice_h, behavior,
+        ).reshape(n, k)  # fmt: skip
+        share = p * np.mean(behavior.delivery_if_complying) + (1 - p) * np.mean(
+            behavior.delivery_if_not
+        )
+        return p, np.clip(share / DELIVERY_SHARE, 0.0, 1.0)
 
     @staticmethod
-    def _retrain(history: list[compliance.Events]) -> compliance.ComplianceModel | None:
-        if not history:
-            return None
-        rows = _concatenate(history)
-        if len(np.unique(rows.complied)) < 2:
-            return None
-        return compliance.fit_if_better(rows)[0]
+    def _blind_rate(learnt) -> float:
+        """One rate for everyone, on the plan's scale: the verified share of the ask delivered
+        so far, over the share a complying building delivers; the weak prior before any."""
+        share = building_record(learnt.outcomes(), 0).population_share
+        return float(np.clip(share / DELIVERY_SHARE, 0.02, 0.98))
 
 
 @dataclass(frozen=True)
@@ -667,11 +568,9 @@ class _Chosen:
 
 @dataclass
 class _Plan:
-    """One event's plan: its window, target, who is asked how deep, and what it knew."""
+    """One event's plan: its window and target, who is asked how deep, and what it knew."""
 
-    start: int
-    end: int
-    target: float
+    call: calls.Call
     notice: np.ndarray  # (n,) hours of notice each building would get
     rows: compliance.Events  # (n * k) what the model saw
     believed: np.ndarray  # (n, k) P(complies)
@@ -680,78 +579,79 @@ class _Plan:
     level: np.ndarray  # (n,) 0 = not asked
     own_sd: float
     noise_sd: np.ndarray  # (n,) each baseline's error over the window, kW
-    recent: np.ndarray  # (n,) events in the last 30 days
+    recent: np.ndarray  # (n,) asks in the MONTH_DAYS before
     temperature: float
-    released: np.ndarray  # buildings asked the day before and released on the day
-    released_depth: np.ndarray
-    cold_start: bool
     comparison: np.ndarray  # (n,) bool: the comparison group held out for verification
-    busy: np.ndarray | None = None  # (n,) bool: asked in another event of the day
+    busy: np.ndarray | None  # (n,) bool: asked in another event of the day
+    withdrawn: int  # asks made the day before that the revisit withdrew
+    cold_start: bool
 
 
 class _Learnt:
-    """What a strategy has learnt in a season: its records of asks and verified outcomes."""
+    """What a strategy has learnt in a season: its asks, verified outcomes and past days."""
 
-    def __init__(self, n: int) -> None:
+    def __init__(self, n: int, days: int) -> None:
         self.model: compliance.ComplianceModel | None = None
         self.trained_on = 0
-        self.history: list[compliance.Events] = []
-        self.past_asked, self.past_complied = np.zeros(n), np.zeros(n)
-        self.share_sum, self.share_weight = np.zeros(n), np.zeros(n)  # precision-weighted
-        self.residuals = _Residuals(n)
-        self.asked_days: list[list[int]] = [[] for _ in range(n)]
+        self.features: list[compliance.Events] = []  # each event's verified asks, with outcomes
+        self._outcomes: list[Outcomes] = []
+        self._asks: list[tuple[int, object, np.ndarray]] = []  # (moment, plan, asked)
+        # The last days, latest first: (P50, readings, quiet: nobody asked) (n, 24) kW.
+        self.days: deque = deque(maxlen=max(calls.ERROR_DAYS, calls.COMPARISON_DAYS))
+        self.asked_days = np.zeros((n, days), dtype=bool)
         # Each event's expected kW, verified kW and the sd its plan knew of (its own).
         self.planned_verified: tuple[list, list, list] = ([], [], [])
 
+    def outcomes(self) -> Outcomes | None:
+        if not self._outcomes:
+            return None
+        return Outcomes(
+            *(
+                np.concatenate([getattr(part, name) for part in self._outcomes])
+                for name in Outcomes.__dataclass_fields__
+            )
+        )
 
-class _Residuals:
-    """What the program knows of its counterfactual's noise: each building's relative error
-    per hour of the day-corrected forecast, over the afternoons it was not asked."""
+    def add(self, rows: compliance.Events, outcomes: Outcomes) -> None:
+        self.features.append(rows)
+        self._outcomes.append(outcomes)
 
-    def __init__(self, n: int) -> None:
-        self.sum_sq, self.count = np.zeros(n), np.zeros(n)
-        # The comparison ratio's own error, from the days' two random halves of the quiet
-        # buildings over windows of each length (mv.halves_difference).
-        self.differences: list[np.ndarray] = []
-        self.sizes: list[int] = []  # how many quiet buildings each difference was read from
-        self._rng = np.random.default_rng(0)
-
-    def add(self, rows: np.ndarray, forecast: np.ndarray, actual: np.ndarray) -> None:
-        if not rows.size or forecast.sum() <= 0:
+    def retrain(self) -> None:
+        """The model trained on every verified outcome, once there are enough (may_train)."""
+        if len(self.features) == self.trained_on:
             return
-        difference = mv.halves_difference(forecast, actual, self._rng)
-        if difference is not None:
-            self.differences.append(difference)
-            self.sizes.append(rows.size)
-        adjusted = forecast * mv.comparison_ratio(forecast, actual)
-        relative = np.where(adjusted > 0, (adjusted - actual) / np.maximum(adjusted, 1e-9), 0.0)
-        self.sum_sq[rows] += np.sum(relative**2, axis=1)
-        self.count[rows] += np.sum(adjusted > 0, axis=1)
+        rows = _concatenate(self.features)
+        if may_train(rows.complied):
+            self.model = compliance.fit_if_better(rows)[0]
+            self.trained_on = len(self.features)
 
-    @property
-    def measured_on(self) -> float:
-        """The size of the groups ratio_sd holds for: those days' quiet buildings."""
-        return float(np.mean(self.sizes)) if self.sizes else 1.0
+    def ask(self, moment: int, plan, replaces=None) -> None:
+        """Keep a plan's asks (at the hour its window starts), instead of those of the plan it
+        replaces."""
+        if replaces is not None:
+            self.withdraw(replaces)
+        self._asks.append((moment, plan, np.flatnonzero(plan.level)))
 
-    def ratio_sd(self, hours: int) -> float:
-        """The comparison ratio's error over a window of `hours` (one sd, a share of load); 0
-        before two days are seen."""
-        return mv.ratio_sd(self.differences, hours)
+    def withdraw(self, plan) -> None:
+        self._asks = [ask for ask in self._asks if ask[1] is not plan]
 
-    @property
-    def relative_sd(self) -> np.ndarray:
-        """Per building; where a building has under a day of afternoons, everyone's together."""
-        seen = self.count >= 8
-        pooled = np.sqrt(self.sum_sq.sum() / self.count.sum()) if self.count.sum() else 0.25
-        own = np.sqrt(self.sum_sq / np.maximum(self.count, 1))
-        return np.where(seen, own, pooled)
+    def asks_between(self, first: int, before: int) -> np.ndarray:
+        """(n,) asks standing in events whose window starts in [first, before) (hours)."""
+        count = np.zeros(self.asked_days.shape[0])
+        for moment, _, asked in self._asks:
+            if first <= moment < before:
+                count[asked] += 1
+        return count
 
+    def day_errors(self, hours: slice, morning: slice | None = None):
+        """calls.day_error of each past day's quiet buildings, latest first."""
+        for p50, readings, quiet in self.days:
+            yield calls.day_error(p50[quiet], readings[quiet], hours, morning)
 
-def _posterior(p, verified, q0, q1) -> np.ndarray:
-    """P(complied | what was verified), from the prediction and the verification's noise."""
-    yes = p * q1 / np.maximum(p * q1 + (1 - p) * q0, 1e-12)
-    no = p * (1 - q1) / np.maximum(p * (1 - q1) + (1 - p) * (1 - q0), 1e-12)
-    return np.where(verified, yes, no)
+    def quiet_days(self, count: int):
+        """(P50, readings) of the last `count` days' quiet buildings, latest first."""
+        for p50, readings, quiet in list(self.days)[:count]:
+            yield p50[quiet], readings[quiet]
 
 
 def _concatenate(parts: list[compliance.Events]) -> compliance.Events:

@@ -14,7 +14,7 @@ from ..models import ComplianceModelVersion
 from .models import ForecastError
 
 HELD_OUT_SHARE = 0.25
-MIN_OUTCOMES = 30
+MIN_OUTCOMES = compliance.MIN_OUTCOMES
 
 
 def compliance_model_train(

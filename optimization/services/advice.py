@@ -7,12 +7,8 @@ from zoneinfo import ZoneInfo
 
 from django.db.models import Q
 
-from ..models import DemandResponseEvent, Recommendation
+from ..models import ACTIVE_ANSWERS, OPEN, DemandResponseEvent, Recommendation
 from ..recommend import advise
-from .events import OPEN
-
-# The answers that leave an ask standing.
-ACTIVE_ANSWERS = (Recommendation.Status.PENDING, Recommendation.Status.ACCEPTED)
 
 
 def neighbours(event: DemandResponseEvent):

@@ -10,13 +10,15 @@ import numpy as np
 from django.db import transaction
 from django.utils import timezone
 
+from forecasting.models import GridStatus, GridStatusHour
 from stakeholders.models import Building, Feeder, Utility
 
-from ..models import DemandResponseEvent, EventStatus, EventTransition
-from ..windows import MAX_WINDOW_H, peak_window
+from .. import history
+from ..models import OPEN, DemandResponseEvent, EventStatus, EventTransition
+from ..policy import calls
+from ..policy.calls import MAX_DURATION_H
+from .advice import advice_refresh
 
-MAX_DURATION_H = 8
-OPEN = (EventStatus.PROPOSED, EventStatus.OPTIMIZED, EventStatus.DISPATCHED, EventStatus.ACTIVE)
 ALLOWED = {
     EventStatus.OPTIMIZED: (EventStatus.PROPOSED, EventStatus.OPTIMIZED),
     EventStatus.DISPATCHED: (EventStatus.OPTIMIZED,),
@@ -84,16 +86,18 @@ def event_propose(
     incentive_usd_per_kwh: float = 0.5,
     simulated: bool = False,
     user=None,
+    now: datetime | None = None,
 ) -> DemandResponseEvent:
-    """Propose an event after checking its rules. A simulated event may lie in the past (the
-    season simulator replays history); a real one may not."""
+    """Propose an event after checking its rules. A simulated event may lie in the past (a
+    replay of history); a real one may not start before `now`."""
+    now = now or timezone.now()
     if not Building.objects.filter(utility=utility, enrolled=True).exists():
         raise EventError(f"{utility} has no enrolled buildings to ask.")
     if ends_at <= starts_at:
         raise EventError("The event must end after it starts.")
     if ends_at - starts_at > timedelta(hours=MAX_DURATION_H):
         raise EventError(f"An event lasts at most {MAX_DURATION_H} hours.")
-    if not simulated and starts_at <= timezone.now():
+    if not simulated and starts_at <= now:
         raise EventError("The event's window has already started or passed; choose a later start.")
     if not target_kw > 0:
         raise EventError("The target must be above 0 kW.")
@@ -151,8 +155,6 @@ def event_complete(
 
 
 def event_cancel(*, event: DemandResponseEvent, user=None, reason: str = "") -> DemandResponseEvent:
-    from .advice import advice_refresh  # advice reads which events are open from here
-
     if not reason.strip():
         raise EventError("Say why the event is cancelled.")
     with transaction.atomic():
@@ -161,57 +163,51 @@ def event_cancel(*, event: DemandResponseEvent, user=None, reason: str = "") -> 
     return event
 
 
-# The hours of the day whose past forecast error sets how far a day-ahead target looks beyond
-# the forecast: the afternoon, where the strain is.
-DAY_AHEAD_ERROR_HOURS = slice(12, 20)
+def day_ahead_error(utility, day, past: history.PastDays | None = None) -> float | None:
+    """How far the utility's day-ahead forecast of the afternoon has been off for the whole
+    utility over its last days (policy.calls.error_sd of the days before `day`)."""
+    days = (past or history.PastDays(utility, day)).latest(calls.ERROR_DAYS)
+    return calls.error_sd(
+        calls.day_error(one.predicted, one.actual, calls.ERROR_HOURS) for one in days
+    )
 
 
-def event_propose_from_grid(*, run, user=None) -> DemandResponseEvent | None:
-    """Propose an event from a forecast run whose P90 reaches HIGH somewhere, as the season
-    simulator calls its events: the window is the hours around the peak (at most MAX_WINDOW_H)
-    where the forecast's P90 reaches HIGH, the target the kW that brings that P90 under it.
-    The P90 is of the error common to the whole utility, which its last days show
-    (revisit.remaining_error_sd of the day-ahead forecast; the grid status's own P90 takes
-    buildings' errors as independent and is far too narrow for a system); with too few days,
-    the forecast itself. A day whose grid status (its P50) stays NORMAL may so be called, where
-    the utility's forecasts have been far enough off. None when the P90 stays under HIGH, or
-    when an open event already covers the peak."""
-    from forecasting.models import GridStatus, GridStatusHour
-
-    # Those read the utility's last days, and call in here.
-    from .planning import Z90
-    from .revisit import remaining_error_sd
-
+def event_propose_from_grid(
+    *, run, user=None, now: datetime | None = None
+) -> DemandResponseEvent | None:
+    """Propose an event from a forecast run whose P90 reaches HIGH somewhere (policy.calls:
+    the window is the hours around the peak, at most MAX_WINDOW_H, where the forecast's P90
+    reaches HIGH, the target the kW that brings that P90 under it). The P90 is of the error
+    common to the whole utility, which its last days show (day_ahead_error; the grid
+    status's own P90 takes buildings' errors as independent and is far too narrow for a
+    system); with too few days, the forecast itself. A day whose grid status (its P50) stays
+    NORMAL may so be called, where the utility's forecasts have been far enough off. None
+    when the P90 stays under HIGH, or when an open event already covers the peak."""
+    now = now or timezone.now()
     hours = list(GridStatusHour.objects.filter(run=run, feeder__isnull=True).order_by("starts_at"))
     if not hours:
         return None
-    error = remaining_error_sd(
-        utility=run.utility, before=run.day, morning=None, hours=DAY_AHEAD_ERROR_HOURS
-    )
-    uplift = 1.0 + Z90 * (error or 0.0)
-    excess = np.array(
-        [hour.forecast_kw * uplift - hour.capacity_kw * run.utility.high_strain_pct / 100.0
-         for hour in hours]
-    )  # fmt: skip
-    found = peak_window(excess, MAX_WINDOW_H)
+    error = day_ahead_error(run.utility, run.day)
+    high = np.array([hour.capacity_kw * run.utility.high_strain_pct / 100.0 for hour in hours])
+    excess = calls.p90_excess(np.array([hour.forecast_kw for hour in hours]), high, error=error)
+    found = calls.call(excess)
     if found is None:
         return None
-    window = hours[found[0] : found[1]]
+    window = hours[found.start : found.end]
     starts_at, ends_at = window[0].starts_at, window[-1].starts_at + timedelta(hours=1)
     clash = DemandResponseEvent.objects.filter(
         utility=run.utility, status__in=OPEN, starts_at__lt=ends_at, ends_at__gt=starts_at
     ).first()
     if clash:
         return None
-    kw = float(excess[found[0] : found[1]].max())
-    strain = strain_of(kw, window[0].capacity_kw, run.utility)
+    strain = strain_of(found.target_kw, window[0].capacity_kw, run.utility)
     if any(hour.level == GridStatus.CRITICAL for hour in window):
         strain = DemandResponseEvent.Strain.CRITICAL
     with transaction.atomic():
         event = event_propose(
-            utility=run.utility, starts_at=starts_at, ends_at=ends_at, target_kw=round(kw, 3),
+            utility=run.utility, starts_at=starts_at, ends_at=ends_at, target_kw=found.target_kw,
             source=DemandResponseEvent.Source.GRID_STATUS, strain=strain,
-            simulated=starts_at <= timezone.now(), user=user,
+            simulated=starts_at <= now, user=user, now=now,
         )  # fmt: skip
         if error:
             event_note(

@@ -13,31 +13,12 @@ from django.utils import timezone
 
 from stakeholders.models import Utility
 
-from .. import mv
-from ..models import DemandResponseEvent, EventStatus, OptimizationRun
-from ..windows import MAX_WINDOW_H, peak_window, runs_next_to
-from .events import (
-    MAX_DURATION_H,
-    OPEN,
-    EventError,
-    event_cancel,
-    event_note,
-    event_propose,
-    strain_of,
-)
-from .planning import (
-    Z90,
-    _local_window,
-    event_optimize,
-    forecast_and_readings,
-    latest_run,
-    past_days,
-)
+from .. import history, mv
+from ..models import OPEN, DemandResponseEvent, EventStatus, OptimizationRun
+from ..policy import calls
+from .events import EventError, event_cancel, event_note, event_propose, strain_of
+from .planning import event_optimize
 
-# The forecast still to come after the morning's correction is judged on the utility's last
-# days (at least REMAINING_ERROR_MIN_DAYS of them).
-REMAINING_ERROR_DAYS = 14
-REMAINING_ERROR_MIN_DAYS = 5
 # The morning is read up to the latest hour whose COMPARISON_HOURS before it at least this share
 # of the forecast buildings have sent: where meters report late, the earlier hours of all of
 # them tell the day better than the latest hours of the few that are in.
@@ -65,7 +46,7 @@ def event_revisit(*, event: DemandResponseEvent, user=None, now: datetime | None
     now = now or timezone.now()
     if not event.simulated and now >= event.starts_at:
         raise EventError(f"Event #{event.pk} has started; revisit it before its window opens.")
-    day, first_hour, last_hour = _local_window(event)
+    day, first_hour, last_hour = history.local_window(event)
     # The hours before the event (ending ADJUST_GAP_H before it) that have been read by now.
     end_before = max(first_hour - mv.ADJUST_GAP_H, 1)
     local_now = now.astimezone(ZoneInfo(event.utility.timezone))
@@ -75,18 +56,21 @@ def event_revisit(*, event: DemandResponseEvent, user=None, now: datetime | None
         )
     if local_now.date() == day:
         end_before = min(end_before, local_now.hour)
+    past = history.PastDays(event.utility, day)
     read = morning_read(
         utility=event.utility, day=day, end_before=end_before, hours=slice(first_hour, last_hour),
-        building_ids=_feeder_buildings(event) if event.feeder_id else None,
+        building_ids=_feeder_buildings(event) if event.feeder_id else None, past=past,
     )  # fmt: skip
     capacity, high_pct = event.utility.capacity_kw, event.utility.high_strain_pct
     if event.feeder_id:
         capacity = event.feeder.capacity_kw
     excess = read.load_kw - capacity * high_pct / 100.0
-    target = float(excess[first_hour:last_hour].max())
+    # On the day, from the next hour; a day replayed later, as if revisited at the usual hour.
+    earliest = (local_now.hour if local_now.date() == day else settings.EVENT_REVISIT_HOUR) + 1
+    decision = calls.revisit(excess, first_hour, last_hour, earliest)
     before = event.target_kw
     off = read.note()
-    if target <= 0:
+    if decision.target_kw is None:
         DemandResponseEvent.objects.filter(pk=event.pk).update(revisited_at=now)
         event_cancel(
             event=event, user=user,
@@ -95,16 +79,17 @@ def event_revisit(*, event: DemandResponseEvent, user=None, now: datetime | None
         return {"forecast_ratio": read.ratio, "target_before_kw": before, "cancelled": True}
     with transaction.atomic():
         DemandResponseEvent.objects.filter(pk=event.pk).update(
-            target_kw=round(target, 3), revisited_at=now
+            target_kw=decision.target_kw, revisited_at=now
         )
-        event_note(event=event, user=user, note=f"Target {before:,.1f} -> {target:,.1f} kW: {off}.")
+        event_note(
+            event=event, user=user,
+            note=f"Target {before:,.1f} -> {decision.target_kw:,.1f} kW: {off}.",
+        )  # fmt: skip
         event.refresh_from_db()
         pending = set(event.recommendations.filter(status="pending").values_list("pk", flat=True))
-        run: OptimizationRun = event_optimize(event=event, user=user, now=now)
+        run: OptimizationRun = event_optimize(event=event, user=user, now=now, past=past)
     withdrawn = event.recommendations.filter(pk__in=pending, status="withdrawn").count()
-    # On the day, from the next hour; a day replayed later, as if revisited at the usual hour.
-    earliest = (local_now.hour if local_now.date() == day else settings.EVENT_REVISIT_HOUR) + 1
-    proposed = _propose_next_to(event, day, excess, capacity, earliest, user)
+    proposed = _propose_next_to(event, day, decision.next_to, capacity, user, now)
     return {
         "forecast_ratio": read.ratio,
         "target_before_kw": before,
@@ -124,7 +109,7 @@ class MorningRead:
     ratio: float  # readings / forecast over the morning's hours (mv.comparison_ratio)
     hours: slice  # the local hours read
     # The error still to come after such a correction (one sd, a share of load), as the last
-    # days show it (remaining_error_sd); None where they are too few to tell.
+    # days show it (policy.calls.error_sd); None where they are too few to tell.
     remaining: float | None
     # (24,) kW per local hour: the forecast corrected by the ratio, on the P90 of what is still
     # to come where that is known (on its P50 where not).
@@ -144,14 +129,15 @@ class MorningRead:
 
 
 def morning_read(
-    *, utility, day: date, end_before: int, hours: slice, building_ids=None
-) -> MorningRead:
+    *, utility, day: date, end_before: int, hours: slice, building_ids=None,
+    past: history.PastDays | None = None,
+) -> MorningRead:  # fmt: skip
     """The day's forecast corrected by the readings of the COMPARISON_HOURS before local hour
     `end_before` (earlier, where most meters have not sent those yet: _read_up_to), nobody
     curtailed in them (mv.comparison_ratio over every building read), with the error still to
     come over `hours` judged on the utility's last days after a correction by the same hours;
     the load of `building_ids` only, where given (a feeder's)."""
-    ids, predicted, readings = forecast_and_readings(utility, day)
+    ids, predicted, readings = history.forecast_and_readings(utility, day)
     if not ids.size:
         raise EventError(f"No complete forecast of {day} for {utility}: nothing to correct.")
     if end_before < 1:
@@ -168,8 +154,11 @@ def morning_read(
     ratio = mv.comparison_ratio(predicted[complete, morning], readings[complete, morning])
     if building_ids is not None:
         predicted = predicted[np.isin(ids, list(building_ids))]
-    remaining = remaining_error_sd(utility=utility, before=day, morning=morning, hours=hours)
-    load = predicted.sum(axis=0) * ratio * (1.0 + Z90 * (remaining or 0.0))
+    days = (past or history.PastDays(utility, day)).latest(calls.ERROR_DAYS)
+    remaining = calls.error_sd(
+        calls.day_error(one.predicted, one.actual, hours, morning) for one in days
+    )
+    load = calls.p90_excess(predicted.sum(axis=0), 0.0, ratio=ratio, error=remaining)
     return MorningRead(ratio=ratio, hours=morning, remaining=remaining, load_kw=load)
 
 
@@ -190,7 +179,7 @@ def day_of_call(
     """The morning's check of a day the day-ahead forecast called no event for: the forecast
     corrected by the morning's readings (morning_read, up to the current hour) and, where the
     hours left today reach the HIGH threshold, an event called for them at the notice that is
-    left: the window around their peak (windows.peak_window, at most MAX_WINDOW_H), the
+    left: the window around their peak (policy.calls.call, at most MAX_WINDOW_H), the
     target the kW above HIGH there, CRITICAL where that reaches the CRITICAL threshold. Its
     target already reads the morning, so it is not revisited. (The season simulator's
     Season._day_of does the same.) A day that has had an event, even one cancelled or over, is
@@ -213,11 +202,10 @@ def day_of_call(
     high = utility.capacity_kw * utility.high_strain_pct / 100.0
     excess = read.load_kw - high
     result["forecast_ratio"] = read.ratio
-    window = peak_window(excess, MAX_WINDOW_H, earliest=earliest)
-    if window is None:
+    called = calls.call(excess, earliest=earliest)
+    if called is None:
         return {**result, "reason": f"{read.note()}; no hour left today reaches HIGH"}
-    start, end = window
-    kw = float(excess[start:end].max())
+    start, end, kw = called.start, called.end, called.target_kw
     starts_at, ends_at = _local_hours(day, tz, start, end)
     with transaction.atomic():
         # Checked again under the utility's lock: another call may have been quicker.
@@ -225,10 +213,10 @@ def day_of_call(
         if _has_event(utility, day):
             return {**result, "reason": "the day has had an event: its revisit reads the morning"}
         event = event_propose(
-            utility=utility, starts_at=starts_at, ends_at=ends_at, target_kw=round(kw, 3),
+            utility=utility, starts_at=starts_at, ends_at=ends_at, target_kw=kw,
             source=DemandResponseEvent.Source.GRID_STATUS,
             strain=strain_of(kw, utility.capacity_kw, utility),
-            simulated=starts_at <= timezone.now(), user=user,
+            simulated=starts_at <= now, user=user, now=now,
         )  # fmt: skip
         DemandResponseEvent.objects.filter(pk=event.pk).update(revisited_at=now)
         event_note(
@@ -248,47 +236,17 @@ def _local_hours(day: date, tz: ZoneInfo, start: int, end: int) -> tuple[datetim
     return datetime(day.year, day.month, day.day, start, tzinfo=tz), midnight + timedelta(hours=end)
 
 
-def remaining_error_sd(*, utility, before, morning: slice | None, hours: slice) -> float | None:
-    """How far the utility's forecast of `hours` (local) is still off, one sd as a share of
-    load, once corrected by the readings of the `morning` hours (mv.comparison_ratio; None: the
-    day-ahead forecast as it was), over its last REMAINING_ERROR_DAYS days before `before` with
-    a complete forecast and readings, on the total of planning.past_days' buildings. None under
-    REMAINING_ERROR_MIN_DAYS such days."""
-    errors = []
-    for _, _, predicted, actual in past_days(utility, before=before, days=REMAINING_ERROR_DAYS):
-        read = np.isfinite(actual[:, hours]).all(axis=1)
-        if morning is not None:
-            read &= np.isfinite(actual[:, morning]).all(axis=1)
-        if not read.any() or predicted[read, hours].sum() <= 0:
-            continue
-        ratio = (
-            1.0
-            if morning is None
-            else mv.comparison_ratio(predicted[read, morning], actual[read, morning])
-        )
-        errors.append(actual[read, hours].sum() / (predicted[read, hours].sum() * ratio) - 1.0)
-    if len(errors) < REMAINING_ERROR_MIN_DAYS:
-        return None
-    return float(np.sqrt(np.mean(np.square(errors))))
-
-
-def _propose_next_to(event, day, excess, capacity_kw: float, earliest: int, user) -> list[int]:
-    """Propose an event for each run of hours next to `event`'s window (from `earliest` on)
-    whose corrected forecast `excess` (kW above HIGH, per local hour) is above 0 and that no
-    other open event covers already, CRITICAL where the excess reaches the CRITICAL threshold
-    on `capacity_kw` (events.strain_of); the reason, or why it could not be proposed, is kept
-    in `event`'s history."""
-    _, first_hour, last_hour = _local_window(event)
-    runs = [
-        (max(start, first_hour - MAX_DURATION_H), min(end, last_hour + MAX_DURATION_H))
-        for start, end in runs_next_to(excess, first_hour, last_hour, earliest)
-    ]
+def _propose_next_to(event, day, runs, capacity_kw: float, user, now) -> list[int]:
+    """Propose an event for each run of hours next to `event`'s window (policy.calls.revisit's
+    next_to) that no other open event covers already, CRITICAL where its target reaches the
+    CRITICAL threshold on `capacity_kw` (events.strain_of); the reason, or why it could not be
+    proposed, is kept in `event`'s history."""
     tz = ZoneInfo(event.utility.timezone)
     proposed = []
-    for start, end in runs:
-        hours = f"{start:02d}:00-{end:02d}:00"
-        kw = float(excess[start:end].max())
-        starts_at, ends_at = _local_hours(day, tz, start, end)
+    for run in runs:
+        hours = f"{run.start:02d}:00-{run.end:02d}:00"
+        kw = run.target_kw
+        starts_at, ends_at = _local_hours(day, tz, run.start, run.end)
         if (
             DemandResponseEvent.objects.filter(
                 utility=event.utility, status__in=OPEN, starts_at__lt=ends_at,
@@ -300,14 +258,12 @@ def _propose_next_to(event, day, excess, capacity_kw: float, earliest: int, user
             continue  # already called (by an earlier revisit, or the grid)
         try:
             other = event_propose(
-                utility=event.utility,
-                starts_at=starts_at,
-                ends_at=ends_at,
-                target_kw=round(kw, 3), source=DemandResponseEvent.Source.GRID_STATUS,
+                utility=event.utility, starts_at=starts_at, ends_at=ends_at, target_kw=kw,
+                source=DemandResponseEvent.Source.GRID_STATUS,
                 strain=strain_of(kw, capacity_kw, event.utility),
                 feeder=event.feeder, risk_eps=event.risk_eps,
                 incentive_usd_per_kwh=event.incentive_usd_per_kwh, simulated=event.simulated,
-                user=user,
+                user=user, now=now,
             )  # fmt: skip
         except EventError as error:
             note = (
@@ -354,7 +310,7 @@ def days_due_for_a_call(*, now: datetime | None = None) -> list[tuple[Utility, d
         if not settings.EVENT_REVISIT_HOUR <= local.hour < 23:
             continue
         day = local.date()
-        if latest_run(utility, day) is not None and not _has_event(utility, day):
+        if history.latest_run(utility, day) is not None and not _has_event(utility, day):
             due.append((utility, day))
     return due
 

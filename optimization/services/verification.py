@@ -8,23 +8,16 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from django.db import transaction
 
-from forecasting import compliance
 from forecasting.models import ComplianceModelVersion
-from forecasting.services.compliance import MIN_OUTCOMES, compliance_model_train
+from forecasting.services.compliance import compliance_model_train
 from forecasting.services.windows import readings_window
 
-from .. import mv
-from ..models import DemandResponseEvent, EventStatus, Recommendation
-from ..portfolio import DELIVERY_SHARE
+from .. import history, mv
+from ..models import ACTIVE_ANSWERS, DemandResponseEvent, EventStatus, Recommendation
+from ..policy import plan as policy
+from ..policy import verify
+from ..policy.record import may_train
 from .events import EventError, event_transition
-from .planning import (
-    ACTIVE_ANSWERS,
-    _forecast_spread,
-    _local_window,
-    asked_that_day,
-    forecast_and_readings,
-    latest_run,
-)
 
 HISTORY_DAYS = 20
 
@@ -43,7 +36,7 @@ def event_verify(*, event: DemandResponseEvent, user=None) -> dict:
         raise EventError(
             f"Event #{event.pk} is {event.get_status_display().lower()}; verify it once completed."
         )
-    day, first_hour, last_hour = _local_window(event)
+    day, first_hour, last_hour = history.local_window(event)
     recommendations = list(
         event.recommendations.filter(status__in=ACTIVE_ANSWERS)
         .select_related("building")
@@ -65,37 +58,34 @@ def event_verify(*, event: DemandResponseEvent, user=None) -> dict:
             event__starts_at__lt=event.starts_at,
         ).values_list("building_id", "event__starts_at")
     )  # fmt: skip
-    forecast_ids, predicted, readings = forecast_and_readings(event.utility, day)
+    forecast_ids, predicted, readings = history.forecast_and_readings(event.utility, day)
     # Not a comparison: the buildings asked in this or any other event of the day.
-    asked = np.isin(forecast_ids, list(set(ids.tolist()) | asked_that_day(event)))
-    correction = _forecast_correction(
+    asked = np.isin(forecast_ids, list(set(ids.tolist()) | history.asked_that_day(event)))
+    correction = verify.day_correction(
         predicted, readings, asked, first_hour, last_hour, event.comparison_group
     )
     forecast = dict(zip(forecast_ids.tolist(), predicted, strict=True))
-    # The forecast's own error over the window, per building, from its P10-P90 (an hour's,
-    # taken for the window's: a forecast's errors run on from hour to hour, as planning takes
-    # them too).
-    hourly_sd, known, _ = _forecast_spread(
-        event, [rec.building for rec in recommendations], latest_run(event.utility, day)
-    )
-    window_sd = np.where(known, hourly_sd, np.nan)
+    # How far each counterfactual is likely off, as the plan took it (policy.plan).
+    p10, _, p90 = history.run_quantiles(history.latest_run(event.utility, day), ids)
+    window_sd = policy.baseline_sd_kw(p10, p90, first_hour, last_hour, np.full(ids.size, np.nan))
     delivered_total, verified, unverifiable = 0.0, 0, 0
+    settled = []
     with transaction.atomic():
         for position, rec in enumerate(recommendations):
-            history, today = load[position, :HISTORY_DAYS], load[position, HISTORY_DAYS]
+            before, today = load[position, :HISTORY_DAYS], load[position, HISTORY_DAYS]
             event_days = {
                 (starts.astimezone(ZoneInfo(event.utility.timezone)).date() - first_day).days
                 for building_id, starts in other_events
                 if building_id == rec.building_id
             }
-            eligible = same_kind & np.isfinite(history).all(axis=1)
+            eligible = same_kind & np.isfinite(before).all(axis=1)
             eligible[[d for d in event_days if 0 <= d < HISTORY_DAYS]] = False
             actual = today[first_hour:last_hour]
             if not eligible.any() or not np.isfinite(actual).all():
                 unverifiable += 1
                 continue
             baseline = mv.x_of_y_baseline(
-                history, eligible, np.nan_to_num(today), first_hour, last_hour
+                before, eligible, np.nan_to_num(today), first_hour, last_hour
             )
             counterfactual = None
             if correction is not None and rec.building_id in forecast:
@@ -109,21 +99,19 @@ def event_verify(*, event: DemandResponseEvent, user=None) -> dict:
             sd = (
                 float(window_sd[position])
                 if check.settled_on == mv.SETTLED_ON_FORECAST and np.isfinite(window_sd[position])
-                else mv.baseline_error_sd(history, eligible, first_hour, last_hour)
+                else mv.baseline_error_sd(before, eligible, first_hour, last_hour)
             )
-            Recommendation.objects.filter(pk=rec.pk).update(
-                baseline_kw=check.baseline_kw,
-                baseline_sd_kw=sd,
-                delivered_kw=check.settled_kw,
-                complied=check.complied,
-                settled_on=check.settled_on,
-                forecast_baseline_kw=None
-                if counterfactual is None
-                else float(np.mean(counterfactual)),
-                delivered_vs_forecast_kw=check.delivered_vs_forecast_kw,
+            rec.baseline_kw, rec.baseline_sd_kw = check.baseline_kw, sd
+            rec.delivered_kw, rec.complied = check.settled_kw, check.complied
+            rec.settled_on = check.settled_on
+            rec.forecast_baseline_kw = (
+                None if counterfactual is None else float(np.mean(counterfactual))
             )
+            rec.delivered_vs_forecast_kw = check.delivered_vs_forecast_kw
+            settled.append(rec)
             delivered_total += check.settled_kw
             verified += 1
+        Recommendation.objects.bulk_update(settled, SETTLED_FIELDS, batch_size=2000)
         event_transition(
             event=event, to=EventStatus.VERIFIED, user=user,
             note=f"{verified} verified, {unverifiable} without readings; delivered {delivered_total:,.1f} kW",
@@ -141,66 +129,15 @@ def event_verify(*, event: DemandResponseEvent, user=None) -> dict:
     }
 
 
-def _forecast_correction(
-    predicted, readings, asked, first_hour, last_hour, held_out
-) -> float | None:
-    """mv.forecast_correction over every building with a forecast and a whole day of readings
-    (`held_out` of them were kept out of the plan as its comparison group); None without any."""
-    complete = np.isfinite(readings).all(axis=1)
-    if not complete.any():
-        return None
-    return mv.forecast_correction(
-        predicted[complete], readings[complete], asked[complete], first_hour, last_hour,
-        held_out=held_out,
-    )  # fmt: skip
-
-
-def verified_outcomes(*, utility) -> compliance.Events | None:
-    """Every verified ask of the utility's buildings, oldest first, as the model sees them:
-    its features, whether it complied, the share of the kW asked it delivered, and how noisy
-    both are (from the baseline's likely error; taken as exact where it is not known)."""
-    rows = list(
-        Recommendation.objects.filter(
-            event__utility=utility, complied__isnull=False, delivered_kw__isnull=False
-        )
-        .exclude(features={})
-        .order_by("event__starts_at", "pk")
-        .values_list("features", "complied", "delivered_kw", "requested_kw", "baseline_sd_kw")
-    )
-    if not rows:
-        return None
-    columns = {
-        name: np.array(
-            [features.get(name) for features, *_ in rows],
-            dtype=object if name == "building_type" else float,
-        )
-        for name in compliance.FEATURE_FIELDS
-        if all(name in features for features, *_ in rows)
-    }
-    columns["building_type"] = columns["building_type"].astype(str)
-    complied = np.array([row[1] for row in rows], dtype=bool)
-    delivered, requested = (np.array([row[i] for row in rows], dtype=float) for i in (2, 3))
-    spread = np.array([0.0 if row[4] is None else row[4] for row in rows], dtype=float)
-    q0, q1 = compliance.label_noise(
-        requested, spread, comply_share=mv.COMPLY_SHARE, delivery_share=DELIVERY_SHARE
-    )
-    return compliance.Events(
-        **columns,
-        complied=complied,
-        label_q0=q0,
-        label_q1=q1,
-        delivered_share=delivered / requested,
-        delivered_share_sd=spread / requested,
-    )
+SETTLED_FIELDS = (
+    "baseline_kw", "baseline_sd_kw", "delivered_kw", "complied", "settled_on",
+    "forecast_baseline_kw", "delivered_vs_forecast_kw",
+)  # fmt: skip
 
 
 def compliance_learn(*, utility) -> ComplianceModelVersion | None:
     """Retrain on all verified outcomes once there are enough of both kinds."""
-    outcomes = verified_outcomes(utility=utility)
-    if (
-        outcomes is None
-        or len(outcomes.complied) < MIN_OUTCOMES
-        or len(np.unique(outcomes.complied)) < 2
-    ):
+    outcomes = history.training_outcomes(utility)
+    if outcomes is None or not may_train(outcomes.complied):
         return None
     return compliance_model_train(utility=utility, events=outcomes)
