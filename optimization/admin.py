@@ -108,7 +108,7 @@ class OptimizationRunInline(ReadOnlyInline):
 
     @admin.display(description="peak memory")
     def peak_memory(self, run):
-        return f"{number(run.peak_mb, 1)} MB"
+        return "–" if run.peak_mb is None else f"{number(run.peak_mb, 1)} MB"
 
 
 class EventTransitionInline(ReadOnlyInline):

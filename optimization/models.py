@@ -242,7 +242,11 @@ class OptimizationRun(models.Model):
     expected_kw = models.FloatField()
     p10_kw = models.FloatField()
     solve_s = models.FloatField()
-    peak_mb = models.FloatField()
+    peak_mb = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Not measured around the solve (tracing memory slows it 12x); the plan's job keeps its process's peak.",
+    )
     excluded = models.JSONField(
         default=list, blank=True, help_text="Buildings left out (declined)."
     )
