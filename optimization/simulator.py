@@ -762,6 +762,12 @@ def season_figures(seasons: list[dict[str, SeasonResult]]) -> dict:
         "cost_compliance_blind": round(sum(s["blind"].cost_usd for s in seasons), 2),
         # The comfort penalty of the asks, which the optimizer weighs with the incentive.
         "comfort_usd": round(sum(r.comfort_usd for r in ours), 2),
+        # How many buildings each event asked, and how often a building was asked in a season.
+        "asked_per_event": round(sum(row["asked"] for r in ours for row in r.event_log) / events, 1)
+        if events
+        else None,
+        "asks_per_building": round(float(np.mean([r.asks_by_building.mean() for r in ours])), 2),
+        "asks_per_building_max": int(max(r.asks_by_building.max() for r in ours)),
         "comfort_usd_largest_first": round(sum(s["largest"].comfort_usd for s in seasons), 2),
         "comfort_usd_compliance_blind": round(sum(s["blind"].comfort_usd for s in seasons), 2),
         "compliance_auc": auc,
