@@ -13,6 +13,8 @@ from ..hourly import HOURS, unpack_days
 from ..models import MeterDay, SeriesDay
 
 FETCH_CHUNK = 20_000
+# Ids fewer than this share of the range they span are read by id, not as a range.
+SPARSE_SHARE = 0.5
 
 
 def readings_window(*, building_ids: np.ndarray, first_day: date, days: int) -> np.ndarray:
@@ -23,24 +25,29 @@ def readings_window(*, building_ids: np.ndarray, first_day: date, days: int) -> 
         return out
     last_day = first_day + timedelta(days=days - 1)
     low, high = int(ids.min()), int(ids.max())
+    # A dense run of ids is read as a range; a sample scattered over a utility by its ids (a
+    # range would read every building between them).
+    sparse = ids.size < SPARSE_SHARE * (high - low + 1)
     if connection.vendor == "postgresql":
+        which = "building_id = ANY(%s)" if sparse else "building_id BETWEEN %s AND %s"
         with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT building_id, day - %s, present_mask, kwh FROM {MeterDay._meta.db_table} "
-                "WHERE building_id BETWEEN %s AND %s AND day BETWEEN %s AND %s",
-                [first_day, low, high, first_day, last_day],
-            )
+                f"WHERE {which} AND day BETWEEN %s AND %s",
+                [first_day, *([ids.astype(np.int64).tolist()] if sparse else [low, high]),
+                 first_day, last_day],
+            )  # fmt: skip
             while batch := cursor.fetchmany(FETCH_CHUNK):
                 building, offset, mask, blobs = zip(*batch, strict=True)
                 _place(out, ids, np.array(building), np.array(offset), unpack_days(blobs, mask))
         return out
+    rows = MeterDay.objects.filter(day__gte=first_day, day__lte=last_day)
     rows = (
-        MeterDay.objects.filter(
-            building_id__gte=low, building_id__lte=high, day__gte=first_day, day__lte=last_day
-        )
-        .order_by()
-        .values_list("building_id", "day", "present_mask", "kwh")
+        rows.filter(building_id__in=ids.astype(np.int64).tolist())
+        if sparse
+        else rows.filter(building_id__gte=low, building_id__lte=high)
     )
+    rows = rows.order_by().values_list("building_id", "day", "present_mask", "kwh")
     buffer = []
     for row in rows.iterator(chunk_size=FETCH_CHUNK):
         buffer.append(row)
