@@ -13,10 +13,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from forecasting.grid import Quantiles
 from forecasting.models import BuildingForecast, ForecastRun, SeriesDay
-from forecasting.services.forecasts import forecast_aggregate
+from forecasting.services.forecasts import forecast_aggregate, forecast_chunk_store
 from forecasting.services.readings import meter_days_upsert, series_days_upsert
-from forecasting.services.windows import bulk_insert
 from optimization.models import ACTIVE_ANSWERS, DemandResponseEvent, EventStatus
 from optimization.policy import calls
 from optimization.portfolio import DEPTH_LEVELS_PCT
@@ -132,24 +132,17 @@ class Product:
 
     def forecast(self, day: int, forecast) -> ForecastRun:
         run = ForecastRun.objects.create(
-            utility=self.utility, day=FIRST_DAY + timedelta(days=day), chunks_total=1,
-            chunks_done=1, buildings=BUILDINGS,
-        )  # fmt: skip
-        rows = [
-            (
-                run.pk, int(self.ids[i]), BuildingForecast.Method.LSTM, "",
-                *(np.asarray(q[i], "<f4").tobytes() for q in (forecast.p10, forecast.p50, forecast.p90, forecast.p50)),
-                float(max(forecast.p50[i].max(), 0.0)),
-            )
-            for i in range(BUILDINGS)
-        ]  # fmt: skip
-        bulk_insert(
-            BuildingForecast,
-            ["run_id", "building_id", "method", "flag", "p10_kw", "p50_kw", "p90_kw", "mean_kw",
-             "peak_p50_kw"],
-            ["int8", "int8", "text", "text", "bytea", "bytea", "bytea", "bytea", "float8"],
-            rows,
-        )  # fmt: skip
+            utility=self.utility, day=FIRST_DAY + timedelta(days=day), chunks_total=1
+        )
+        computed = {
+            "ids": self.ids,
+            "quantiles": Quantiles(
+                p10=forecast.p10, p50=forecast.p50, p90=forecast.p90, mean=forecast.p50
+            ),
+            "method": np.full(BUILDINGS, BuildingForecast.Method.LSTM.value, dtype=object),
+            "flag": np.full(BUILDINGS, "", dtype=object),
+        }
+        forecast_chunk_store(run=run, computed=computed)
         forecast_aggregate(run=run)
         run.refresh_from_db()
         return run
