@@ -27,7 +27,8 @@ from datetime import timedelta
 import numpy as np
 from scipy import special
 
-from forecasting import compliance
+from forecasting import citylearn, compliance
+from forecasting.synthetic import synthetic_loads, synthetic_spec
 
 from . import mv
 from .policy import calls, verify
@@ -677,9 +678,6 @@ def citylearn_season(
     """A synthetic utility of `buildings` built from the CityLearn homes' real load shapes
     (forecasting.synthetic), over the last 122 days of their year, with its capacity set so
     that the HIGH threshold (90 %) sits WORST_DAY_CUT below the season's highest peak."""
-    from forecasting import citylearn
-    from forecasting.synthetic import synthetic_loads, synthetic_spec
-
     spec = synthetic_spec(buildings, profiles=citylearn.HOMES, seed=seed)
     types = np.array([t if t in RELIABILITY else "office" for t in spec.building_type])
     warmup = SeasonConfig().warmup_days
