@@ -104,6 +104,8 @@ def _on_the_day(row: dict) -> str:
     parts = []
     if row.get("short_notice"):
         parts.append(f"{row['short_notice']:,} asked at short notice")
-    if row.get("released"):
+    if row.get("withdrawn"):
+        parts.append(f"{row['withdrawn']:,} withdrawn")
+    if row.get("released"):  # seasons run when released asks kept a reservation
         parts.append(f"{row['released']:,} released")
     return ", ".join(parts) or "-"

@@ -52,8 +52,10 @@ def test_the_season_page_shows_the_strategies_the_peaks_and_each_event(client):
     assert html.count(">met<") + html.count(">MISSED<") == len(events)
     assert "revisited on the day" in html
     for row in events:  # what each morning's revisit changed, as the page says it
-        if row["released"]:
-            assert f"{row['released']:,} released" in html
+        if row["short_notice"]:
+            assert f"{row['short_notice']:,} asked at short notice" in html
+        if row["withdrawn"]:
+            assert f"{row['withdrawn']:,} withdrawn" in html
     assert len(run.series["daily_peak_without_kw"]) == run.days
     # the comfort penalty beside the incentive: largest-first asks everyone at the deepest
     # level (30 %), where a kW asked for an hour costs COMFORT_USD_PER_KW_AT_30PCT
