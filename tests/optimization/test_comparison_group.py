@@ -8,6 +8,7 @@ import pytest
 from forecasting.models import BuildingForecast, ForecastRun
 from forecasting.services.readings import meter_days_upsert
 from optimization import mv, portfolio
+from optimization.history import forecast_and_readings
 from optimization.models import Recommendation
 from optimization.portfolio import (
     build_problem,
@@ -16,7 +17,7 @@ from optimization.portfolio import (
     with_comparison_group,
 )
 from optimization.services.events import event_propose
-from optimization.services.planning import event_optimize, forecast_and_readings
+from optimization.services.planning import event_optimize
 from optimization.services.verification import event_verify
 from optimization.solver import solve_fast
 

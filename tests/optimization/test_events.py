@@ -11,8 +11,10 @@ from forecasting.compliance import ComplianceModel
 from forecasting.models import BuildingForecast, ComplianceModelVersion, ForecastRun
 from forecasting.services.compliance import compliance_predict
 from forecasting.services.readings import meter_days_upsert
-from optimization import mv
+from optimization import history, mv
+from optimization.history import asked_on, training_outcomes, utility_plans_record
 from optimization.models import DemandResponseEvent, EventStatus, OptimizationRun, Recommendation
+from optimization.policy import calls
 from optimization.services.events import (
     EventError,
     event_activate,
@@ -23,15 +25,11 @@ from optimization.services.events import (
     event_transition,
 )
 from optimization.services.planning import (
-    RATIO_HISTORY_DAYS,
-    asked_on,
-    comparison_ratio_sd,
     event_optimize,
-    plan_record,
     recommendation_accept,
     recommendation_decline,
 )
-from optimization.services.verification import event_verify, verified_outcomes
+from optimization.services.verification import event_verify
 from stakeholders.models import Role
 from tests.factories import (
     BuildingFactory,
@@ -347,7 +345,7 @@ def test_verification_keeps_the_forecast_counterfactual_corrected_by_a_compariso
         assert rec.baseline_sd_kw == pytest.approx(0.2 * p50 / (2 * 1.2816), rel=0.01)
     # the compliance model is told how noisy each outcome is: +-10 % of a building's load is a
     # wide counterfactual for a 10 % ask, so a non-complier may pass and a complier be missed
-    outcomes = verified_outcomes(utility=grid["utility"])
+    outcomes = training_outcomes(grid["utility"])
     assert (outcomes.label_q0 > 0.05).all()
     assert (outcomes.label_q0 < 0.2).all()
     # (a complier delivers about 90 % of the ask, compliance starts at 80 %: 0.14 sd apart)
@@ -405,7 +403,7 @@ def test_outcomes_train_the_compliance_model_once_there_are_enough(grid):
                 origin="uploaded",
             )
         result = event_verify(event=event)
-    outcomes = verified_outcomes(utility=grid["utility"])
+    outcomes = training_outcomes(grid["utility"])
     assert len(outcomes.complied) >= 30
     model = ComplianceModelVersion.objects.get(utility=grid["utility"], active=True)
     assert result["compliance_model_version"] == model.version
@@ -443,7 +441,7 @@ def test_plans_that_over_promised_make_the_next_plan_ask_for_more(grid):
     # and then a record of plans that promised 30 % more than was verified
     for days_ago in (20, 30, 40):
         past_plan(grid, days_ago, expected_kw=100.0, delivered_kw=70.0)
-    record = plan_record(utility=grid["utility"])
+    record = utility_plans_record(grid["utility"])
     assert record.bias < -0.15
     assert record.events == 3
     # when: the same event is planned again
@@ -462,7 +460,7 @@ def test_the_record_reads_each_plan_against_what_the_model_expected_of_it(grid):
         event = past_plan(grid, days_ago, expected_kw=70.0, delivered_kw=70.0)
         DemandResponseEvent.objects.filter(pk=event.pk).update(model_expected_kw=100.0)
     # then: the record keeps the model's bias, not the little the corrected plans missed by
-    assert plan_record(utility=grid["utility"]).bias == pytest.approx(-0.3 * 3 / 5)
+    assert utility_plans_record(grid["utility"]).bias == pytest.approx(-0.3 * 3 / 5)
     # and a plan made from the priors alone keeps no model expectation: it is no record of
     # what a model learnt
     event = propose(grid, target_kw=8.0)
@@ -489,12 +487,21 @@ def test_the_record_counts_as_common_only_the_spread_plans_did_not_know_of(grid)
     for days_ago, delivered in zip(range(20, 100, 10), [80.0, 120.0] * 4, strict=True):
         past_plan(grid, days_ago, expected_kw=100.0, delivered_kw=delivered, own_sd_kw=20.0)
     # then: none of it is common error: only the prior's share remains
-    assert plan_record(utility=grid["utility"]).systematic_share < 0.05
+    assert utility_plans_record(grid["utility"]).systematic_share < 0.05
     # and a plan records what it knows of, less than its whole spread
     event = propose(grid, target_kw=8.0)
     plan = event_optimize(event=event)
     event.refresh_from_db()
     assert 0 < event.own_sd_kw < (plan.expected_kw - plan.p10_kw) / 1.2815515655446004
+
+
+def comparison_error(utility, before, hours: int) -> tuple[float, float]:
+    """policy.calls.comparison_error over the utility's last days before `before`, as
+    event_optimize reads them (history.PastDays, the random halves seeded by the utility)."""
+    days = history.PastDays(utility, before).latest(calls.COMPARISON_DAYS)
+    return calls.comparison_error(
+        ((day.predicted, day.actual) for day in days), hours, np.random.default_rng(utility.pk)
+    )
 
 
 def test_verifications_common_error_is_read_from_the_utilitys_last_afternoons():
@@ -507,7 +514,7 @@ def test_verifications_common_error_is_read_from_the_utilitys_last_afternoons():
     buildings = BuildingFactory.create_batch(300, utility=utility, owner=owner, feeder=feeder)
     ids = np.array([b.pk for b in buildings])
     scale = rng.lognormal(1.0, 0.8, size=300)
-    days = [EVENT_DAY - timedelta(days=back) for back in range(1, RATIO_HISTORY_DAYS + 1)]
+    days = [EVENT_DAY - timedelta(days=back) for back in range(1, calls.COMPARISON_DAYS + 1)]
     for day in days:
         truth = scale[:, None] * daily_profile(1.0)[None, :]
         forecast = truth * (1 + 0.25 * rng.normal(size=truth.shape))
@@ -531,8 +538,8 @@ def test_verifications_common_error_is_read_from_the_utilitys_last_afternoons():
             for i, row in zip(ids, forecast, strict=True)
         )
     # when
-    estimate, group = comparison_ratio_sd(utility=utility, before=EVENT_DAY, hours=8)
-    hour, _ = comparison_ratio_sd(utility=utility, before=EVENT_DAY, hours=1)
+    estimate, group = comparison_error(utility, EVENT_DAY, hours=8)
+    hour, _ = comparison_error(utility, EVENT_DAY, hours=1)
     # then: about the error of the whole group's reading of a day, as repeated days show it
     truth = scale[:, None] * daily_profile(1.0)[None, 12:20]
     readings = [
@@ -550,4 +557,4 @@ def test_verifications_common_error_is_read_from_the_utilitys_last_afternoons():
     assert hour == pytest.approx(np.std(one_hour), rel=0.6)
     assert hour > 1.5 * estimate
     # a utility of a dozen buildings cannot tell: no such error is assumed
-    assert comparison_ratio_sd(utility=UtilityFactory(), before=EVENT_DAY, hours=4) == (0.0, 1.0)
+    assert comparison_error(UtilityFactory(), EVENT_DAY, hours=4) == (0.0, 1.0)

@@ -11,8 +11,8 @@ from jobs.services import job_execute
 from jobs.tasks import JOB_TASKS
 from optimization import tasks  # noqa: F401 -- registers the job kinds
 from optimization.models import DemandResponseEvent
+from optimization.policy.calls import Z90
 from optimization.services.events import event_propose_from_grid
-from optimization.services.planning import Z90
 from optimization.windows import MAX_WINDOW_H
 from tests.optimization.conftest import past_days_off
 
