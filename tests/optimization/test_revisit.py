@@ -11,15 +11,22 @@ from forecasting.services.readings import meter_days_upsert
 from jobs.models import JobRun
 from jobs.services import job_execute
 from jobs.tasks import JOB_TASKS
+from optimization import history, mv
 from optimization.models import DemandResponseEvent, EventStatus, OptimizationRun
-from optimization.services.events import EventError, event_cancel, event_propose
-from optimization.services.planning import Z90, event_optimize
+from optimization.policy import calls
+from optimization.policy.calls import Z90
+from optimization.services.events import (
+    EventError,
+    day_ahead_error,
+    event_cancel,
+    event_propose,
+)
+from optimization.services.planning import event_optimize
 from optimization.services.revisit import (
     day_of_call,
     days_due_for_a_call,
     event_revisit,
     events_due_for_revisit,
-    remaining_error_sd,
 )
 from tests.optimization.conftest import (
     EVENT_DAY,
@@ -89,6 +96,31 @@ def test_a_forecast_that_ran_low_raises_the_target_and_asks_more(grid):
     assert result["withdrawn"] == 0
     now_asked = sum(r.requested_kw for r in event.recommendations.filter(status="pending"))
     assert now_asked > asked
+
+
+def test_asks_made_the_day_before_keep_their_notice_and_new_ones_get_what_is_left(grid):
+    # given: a plan for 10 kW made at 22:00 the day before the 15:00-18:00 window (17 h of
+    # notice), on a forecast that turns out 8 % low; the day needs 30 kW
+    need_on_the_day(grid, 30.0)
+    starts, ends = event_window()
+    event = event_propose(
+        utility=grid["utility"], starts_at=starts, ends_at=ends, target_kw=10.0, simulated=True
+    )
+    event_optimize(event=event, now=at(22, 0) - timedelta(days=1))
+    notice = dict(event.recommendations.values_list("building_id", "features"))
+    assert {one["notice_h"] for one in notice.values()} == {17.0}
+    morning_of_the_event(grid, forecast_high_by=-0.08)
+    # when: revisited at 10:05
+    event_revisit(event=event, now=at(10))
+    # then: more buildings are asked; those asked before keep the notice of their first ask,
+    # the others are asked with the hours left before the window
+    asked = dict(
+        event.recommendations.filter(status="pending").values_list("building_id", "features")
+    )
+    assert set(asked) > set(notice)
+    for building_id, features in asked.items():
+        expected = 17.0 if building_id in notice else (starts - at(10)).total_seconds() / 3600
+        assert features["notice_h"] == pytest.approx(expected)
 
 
 def test_the_revisit_target_covers_the_forecast_error_still_to_come(grid):
@@ -422,8 +454,12 @@ def test_the_error_still_to_come_is_not_read_on_buildings_curtailed_in_past_even
             building_ids=np.array([b.pk for b in buildings]),
             days=[EVENT_DAY - timedelta(days=back)] * len(buildings), kwh=read, origin="uploaded",
         )  # fmt: skip
-    # then: the forecast's error is read on the buildings nobody asked: none
-    error = remaining_error_sd(
-        utility=grid["utility"], before=EVENT_DAY, morning=None, hours=slice(12, 20)
+    # then: the forecast's error is read on the buildings nobody asked: none, the day-ahead
+    # error as the morning's revisit reads what is still to come after its correction
+    assert day_ahead_error(grid["utility"], EVENT_DAY) == pytest.approx(0.0, abs=1e-6)
+    days = history.PastDays(grid["utility"], EVENT_DAY).latest(calls.ERROR_DAYS)
+    remaining = calls.error_sd(
+        calls.day_error(day.predicted, day.actual, slice(15, 18), mv.morning_hours(14))
+        for day in days
     )
-    assert error == pytest.approx(0.0, abs=1e-6)
+    assert remaining == pytest.approx(0.0, abs=1e-6)
