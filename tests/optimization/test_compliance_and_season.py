@@ -8,16 +8,20 @@ import pytest
 
 from forecasting import compliance
 from optimization import mv, portfolio
+from optimization.pages import _on_the_day
+from optimization.policy import calls
+from optimization.policy.calls import Z90
+from optimization.policy.plan import DAY_AHEAD_HOUR
 from optimization.simulator import (
     FORECAST_DAY_SD,
     REFERENCE,
     RELIABILITY,
     STRATEGIES,
     BehaviorParams,
+    Forecast,
     Season,
     SeasonResult,
     _Learnt,
-    _Residuals,
     season_figures,
     true_compliance,
 )
@@ -182,9 +186,9 @@ def test_every_strategy_holds_a_comparison_group_out_of_each_plan(monkeypatch):
     asked_in_group = []
     dispatch = Season._dispatch
 
-    def spy(self, day, start, end, asked, level, depths, plan, rng, actual):
-        asked_in_group.append(int(plan.comparison[asked].sum()))
-        return dispatch(self, day, start, end, asked, level, depths, plan, rng, actual)
+    def spy(self, day, plan, rng, actual):
+        asked_in_group.append(int(plan.comparison[plan.level > 0].sum()))
+        return dispatch(self, day, plan, rng, actual)
 
     monkeypatch.setattr(Season, "_dispatch", spy)
     for strategy in ("compliance", "largest"):
@@ -215,73 +219,138 @@ def test_the_reference_plans_with_the_hidden_behaviour_and_expects_what_is_deliv
     assert expected == pytest.approx(delivered, rel=0.1)
 
 
-def revisited_day(forecast_off_by: float):
-    """A season whose plans are revisited at 6:00 (its peak is at noon), its day 42, that day's
-    truth, a forecast `forecast_off_by` off everywhere, and a HIGH threshold 3 % under the
-    true peak."""
+def revisited_day(forecast_off_by: float, high_share: float = 0.97, day_of_hour: int | None = 6):
+    """Day 42 of a season whose plans are revisited at `day_of_hour` (6:00; its peak is at
+    noon; None: never), with the HIGH threshold at `high_share` of that day's true peak: the
+    season, the day, its truth, its forecast (`forecast_off_by` off everywhere, P10-P90 +-10 %)
+    and what the season has learnt of its last ten days: forecasts FORECAST_DAY_SD off, either
+    way by turns, all day (so that the morning's readings show all of a day's error)."""
     season = small_season(seed=1)
-    season.config = replace(season.config, day_of_hour=6)
+    season.config = replace(season.config, day_of_hour=day_of_hour)
     day = 42
     truth = season.load[:, day]
-    return season, day, truth, truth * (1 + forecast_off_by), truth.sum(axis=0).max() * 0.97
+    season.capacity_kw = truth.sum(axis=0).max() * high_share / (season.config.high_pct / 100)
+    learnt = _Learnt(len(truth), season.load.shape[1])
+    for back in range(10):
+        off = FORECAST_DAY_SD if back % 2 else -FORECAST_DAY_SD
+        learnt.days.appendleft((truth, truth * (1 + off), np.ones(len(truth), dtype=bool)))
+    p50 = truth * (1 + forecast_off_by)
+    return season, day, truth, Forecast(0.9 * p50, p50, 1.1 * p50), learnt
+
+
+def plans_of(season, day, forecast, learnt, result=None):
+    """The day's plans as the season makes them, the day-ahead call and the morning's revisit."""
+    result = result or SeasonResult("blind", 0, 0, 0.0, 0.0, 0.0, 0.0)
+    return season.plans_of_day("blind", learnt, forecast, season.load.copy(), day, 0.05, result)
+
+
+def day_ahead_plans(forecast_off_by: float, high_share: float = 0.97):
+    """The plans that the day before makes of revisited_day's day, before any revisit."""
+    season, day, _, forecast, learnt = revisited_day(forecast_off_by, high_share, None)
+    return plans_of(season, day, forecast, learnt)
+
+
+def requested_kw(season, plan) -> float:
+    """The kW a plan asks for, all its asks together."""
+    asked = np.flatnonzero(plan.level)
+    depths = np.array(portfolio.DEPTH_LEVELS_PCT)[plan.level[asked] - 1]
+    return float((season.curtailable_kw[asked] * depths / 100).sum())
 
 
 def test_a_day_the_forecast_missed_is_called_on_the_day_at_short_notice():
     # given: a day whose day-ahead forecast runs 8 % low everywhere, with the HIGH threshold
-    # 3 % under its true peak: the day-ahead P90 does not reach it
-    season, day, truth, forecast, threshold = revisited_day(-0.08)
-    assert forecast.sum(axis=0).max() * (1 + 1.2816 * FORECAST_DAY_SD) < threshold
+    # 3 % under its true peak: the day-ahead P90 (of the last days' 3 % error) does not reach it
+    season, day, truth, forecast, learnt = revisited_day(-0.08)
+    assert calls.error_sd(learnt.day_errors(calls.ERROR_HOURS)) == pytest.approx(FORECAST_DAY_SD)
+    assert forecast.p50.sum(axis=0).max() * (1 + Z90 * FORECAST_DAY_SD) < season.high_kw
+    assert day_ahead_plans(-0.08) == []
     # when: the morning's readings come in at 6:00
-    plan, _ = season._day_of(
-        "blind", _Learnt(len(truth)), season.load.copy(), day, forecast, threshold, None, 0.05
-    )
-    # then: the event is called, its asks get the hours left before the window as notice
-    assert plan is not None
-    assert plan.start > 6
+    (plan,) = plans_of(season, day, forecast, learnt)
+    # then: the event is called, for the corrected forecast's excess (the morning showed all of
+    # the error: none is still to come), its asks with the hours left before the window as notice
+    assert plan.call.start > 6
     assert plan.level.any()
-    np.testing.assert_allclose(plan.notice, plan.start - 6)
-    assert plan.target > 0
+    np.testing.assert_allclose(plan.notice, plan.call.start - 6)
+    assert plan.call.target_kw == pytest.approx(0.03 * truth.sum(axis=0).max(), abs=1e-3)
 
 
-def test_a_day_the_forecast_overstated_releases_asks_made_the_day_before():
+def test_a_day_the_forecast_overstated_replans_the_asks_made_the_day_before_freely():
     # given: a day-ahead plan on a forecast 8 % high everywhere
-    season, day, truth, forecast, threshold = revisited_day(0.08)
-    learnt, actual = _Learnt(len(truth)), season.load.copy()
-    system = forecast.sum(axis=0) * (1 + 1.2816 * FORECAST_DAY_SD)
-    start, end = peak_window(system - threshold, season.config.max_window_h)
-    target = float((system[start:end] - threshold).max())
-    notice = np.full(len(truth), season.config.notice_h)
-    ahead = season._plan("blind", learnt, actual, forecast, day, start, end, target, notice, 0.05)
+    (ahead,) = day_ahead_plans(0.08)
+    season, day, truth, forecast, learnt = revisited_day(0.08)
     # when: the morning shows the forecast 8 % high
-    plan, _ = season._day_of("blind", learnt, actual, day, forecast, threshold, ahead, 0.05)
-    # then: a smaller target, met by keeping some of the asks at their depth and releasing
-    # the rest (their reservations paid); nobody new is asked
-    assert plan.target < ahead.target
-    kept = plan.level > 0
-    assert kept.sum() < (ahead.level > 0).sum()
-    assert (ahead.level[kept] == plan.level[kept]).all()
-    np.testing.assert_array_equal(np.sort(plan.released), np.flatnonzero((ahead.level > 0) & ~kept))
-    assert season._released_cost(plan) > 0
+    (plan,) = plans_of(season, day, forecast, learnt)
+    # then: the same window, with the corrected forecast's smaller target
+    assert (plan.call.start, plan.call.end) == (ahead.call.start, ahead.call.end)
+    assert plan.call.target_kw == pytest.approx(0.03 * truth.sum(axis=0).max(), abs=1e-3)
+    assert plan.call.target_kw < ahead.call.target_kw
+    # met by planning the asks again from scratch: nothing was reserved or accepted, so an ask
+    # is not held at its depth; asked shallower, the buildings are asked for less
+    before, now = ahead.level > 0, plan.level > 0
+    assert (plan.level[before & now] < ahead.level[before & now]).any()
+    assert requested_kw(season, plan) < requested_kw(season, ahead)
+    assert plan.withdrawn == int((before & ~now).sum())
+    # each keeps the notice of its first ask (the day before, at DAY_AHEAD_HOUR)
+    np.testing.assert_allclose(plan.notice[before], ahead.call.start + 24 - DAY_AHEAD_HOUR)
+
+
+def test_a_day_the_forecast_understated_asks_more_at_the_notice_that_is_left():
+    # given: a day-ahead plan on a forecast 5 % low everywhere
+    (ahead,) = day_ahead_plans(-0.05)
+    season, day, _, forecast, learnt = revisited_day(-0.05)
+    # when: the morning shows it
+    (plan,) = plans_of(season, day, forecast, learnt)
+    # then: a larger target, for which more buildings are asked
+    assert plan.call.target_kw > ahead.call.target_kw
+    before, now = ahead.level > 0, plan.level > 0
+    assert (now & ~before).any()
+    # those asked the day before with the notice of their first ask, the others with the hours
+    # left before the window
+    np.testing.assert_allclose(plan.notice[before], plan.call.start + 24 - DAY_AHEAD_HOUR)
+    np.testing.assert_allclose(plan.notice[~before], plan.call.start - 6)
+
+
+def test_an_event_the_morning_finds_not_needed_is_cancelled_at_no_cost():
+    # given: a day-ahead plan on a forecast 8 % high everywhere, of a day that stays 3 % under
+    # the HIGH threshold
+    (ahead,) = day_ahead_plans(0.08, high_share=1.03)
+    assert ahead.level.any()
+    season, day, _, forecast, learnt = revisited_day(0.08, high_share=1.03)
+    result = SeasonResult("blind", 0, 0, 0.0, 0.0, 0.0, 0.0)
+    # when: the morning shows the forecast 8 % high
+    plans = plans_of(season, day, forecast, learnt, result)
+    # then: the event is cancelled; nothing was reserved, so nothing is paid, and its asks no
+    # longer count towards anyone's monthly limit
+    assert plans == []
+    assert result.cancelled == 1
+    assert result.cost_usd == 0.0
+    assert not learnt.asks_between(0, 24 * season.load.shape[1]).any()
 
 
 def test_high_hours_next_to_a_revisited_window_get_events_of_their_own():
-    # given: day-ahead windows of the peak hour alone, on days HIGH for several hours
+    # given: day-ahead windows of the peak hour alone, on days HIGH for several hours (and a
+    # monthly limit that three events a day do not reach: the limit is not what is checked)
     season = small_season(seed=1)
-    season.config = replace(season.config, day_of_hour=6, max_window_h=1)
+    season.config = replace(season.config, day_of_hour=6, max_window_h=1, max_events_per_month=30)
     # when
     log = season.run("compliance").event_log
     # then: the hours either side are events of their own, asked at short notice, not
-    # overlapping the first
+    # overlapping the day-ahead one (the one whose asks of the day before keep their notice)
     days = {}
     for row in log:
         days.setdefault(row["day"], []).append(row)
     extra = [rows for rows in days.values() if len(rows) > 1]
     assert extra
-    for first, *others in extra:
-        assert first["end_hour"] - first["start_hour"] == 1
-        for row in others:
-            assert row["end_hour"] == first["start_hour"] or row["start_hour"] == first["end_hour"]
-            assert row["short_notice"] == row["asked"] > 0
+    for rows in extra:
+        (ahead,) = [row for row in rows if row["short_notice"] < row["asked"]]
+        assert ahead["end_hour"] - ahead["start_hour"] == 1
+        for row in rows:
+            if row is not ahead:
+                assert row["end_hour"] == ahead["start_hour"] or (
+                    row["start_hour"] == ahead["end_hour"]
+                )
+                assert row["end_hour"] - row["start_hour"] <= calls.MAX_DURATION_H
+                assert row["short_notice"] == row["asked"] > 0
 
 
 def test_in_a_hot_spell_the_10_of_10_baseline_reads_far_less_than_was_delivered():
@@ -318,12 +387,17 @@ def test_the_window_grows_from_the_peak_on_its_higher_side():
 
 
 def test_a_revisited_season_books_every_cost():
-    result = revisited_day(0.0)[0].run("compliance")
+    # given: a season revisited at 6:00, some of whose events the morning calls off
+    season = small_season(seed=1)
+    season.config = replace(season.config, day_of_hour=6)
+    result = season.run("compliance")
     assert result.events > 0
-    booked = sum(row["cost_usd"] for row in result.event_log) + result.cancelled_cost_usd
-    assert booked == pytest.approx(result.cost_usd)
+    # then: what it paid is what its events' verified deliveries earned: an event called off
+    # on the day costs nothing (nothing was reserved), and a withdrawn ask nothing either
+    assert sum(row["cost_usd"] for row in result.event_log) == pytest.approx(result.cost_usd)
     for row in result.event_log:
         assert 0 <= row["short_notice"] <= row["asked"]
+        assert row["withdrawn"] >= 0
 
 
 def test_a_column_that_varies_only_by_rounding_is_not_learnt_from():
@@ -342,37 +416,45 @@ def test_a_column_that_varies_only_by_rounding_is_not_learnt_from():
 def test_the_comparison_ratios_error_is_read_from_two_halves_of_the_quiet_buildings():
     # given: 4,000 quiet buildings a day whose forecasts err by 25 % an hour each
     rng = np.random.default_rng(21)
-    truth = rng.lognormal(1.0, 1.0, size=(4_000, 1)) * np.ones((1, 8))
-    residuals = _Residuals(4_000)
-    for _ in range(60):
-        forecast = truth * (1 + 0.25 * rng.normal(size=truth.shape))
-        residuals.add(np.arange(4_000), forecast, truth)
-    # then: the error of the whole group's reading, as repeated days show it
+    truth = rng.lognormal(1.0, 1.0, size=(4_000, 1)) * np.ones((1, 24))
+    days = [(truth * (1 + 0.25 * rng.normal(size=truth.shape)), truth) for _ in range(60)]
+
+    def comparison_error(hours: float, days=days):
+        return calls.comparison_error(days, hours, np.random.default_rng(0))
+
+    # then: the error of the whole group's reading over the afternoon, as repeated days show it
+    afternoon = truth[:, calls.ERROR_HOURS]
     readings = [
-        mv.comparison_ratio(truth * (1 + 0.25 * rng.normal(size=truth.shape)), truth)
+        mv.comparison_ratio(afternoon * (1 + 0.25 * rng.normal(size=afternoon.shape)), afternoon)
         for _ in range(200)
     ]
-    assert residuals.ratio_sd(8) == pytest.approx(np.std(readings), rel=0.3)
-    assert residuals.measured_on == 4_000  # for a group of that size
+    sd, group = comparison_error(8)
+    assert sd == pytest.approx(np.std(readings), rel=0.3)
+    assert group == 4_000  # for a group of that size
     # a one-hour window reads the day from an eighth of the readings: about sqrt(8) x the error
-    assert residuals.ratio_sd(1) == pytest.approx(np.sqrt(8) * residuals.ratio_sd(8), rel=0.3)
-    assert residuals.ratio_sd(12) == residuals.ratio_sd(8)  # no longer than was measured
-    assert _Residuals(10).ratio_sd(4) == 0.0  # nothing seen yet
+    assert comparison_error(1)[0] == pytest.approx(np.sqrt(8) * sd, rel=0.3)
+    assert comparison_error(12)[0] == sd  # no longer than was measured
+    assert comparison_error(4, days=[]) == (0.0, 1.0)  # nothing seen yet
+    assert comparison_error(4, days=days[:1]) == (0.0, 1.0)  # one day tells nothing
 
 
 def test_the_season_page_says_what_each_mornings_revisit_changed():
-    from optimization.pages import _on_the_day
-
-    assert _on_the_day({"short_notice": 12, "released": 1340}) == (
-        "12 asked at short notice, 1,340 released"
+    assert _on_the_day({"short_notice": 12, "withdrawn": 1340}) == (
+        "12 asked at short notice, 1,340 withdrawn"
     )
-    assert _on_the_day({"short_notice": 0, "released": 0}) == "-"
+    assert _on_the_day({"short_notice": 0, "withdrawn": 0}) == "-"
+    # a season run when asks released on the day kept their reservation
+    assert _on_the_day({"short_notice": 3, "released": 5}) == "3 asked at short notice, 5 released"
     assert _on_the_day({}) == "-"  # a season run before plans were revisited
 
 
 def test_the_headline_peak_cut_is_the_mean_season_with_the_worst_beside_it():
     def result(strategy: str, cut_pct: float) -> SeasonResult:
-        return SeasonResult(strategy, 1, 1, 100.0, 100.0 - cut_pct, 10.0, 5.0)
+        # one event, that asked two of three buildings
+        return SeasonResult(
+            strategy, 1, 1, 100.0, 100.0 - cut_pct, 10.0, 5.0, event_log=[{"asked": 2}],
+            asks_by_building=np.array([1, 0, 1]),
+        )  # fmt: skip
 
     seasons = [
         {name: result(name, cut) for name in (*STRATEGIES, REFERENCE)} for cut in (6.0, 7.0, 4.0)
@@ -383,3 +465,6 @@ def test_the_headline_peak_cut_is_the_mean_season_with_the_worst_beside_it():
     assert figures["seasons_reaching_peak_target"] == 2  # 6 and 7 reach 5.4 %, 4 does not
     assert figures["target_met_share"] == 1.0
     assert figures["cost"] == figures["cost_largest_first"] == pytest.approx(30.0)
+    assert figures["asked_per_event"] == 2.0
+    assert figures["asks_per_building"] == pytest.approx(0.67)
+    assert figures["asks_per_building_max"] == 1
