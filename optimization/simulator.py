@@ -381,7 +381,10 @@ class Season:
 
     def _play(self, strategy, plans, learnt, forecast, actual, day, rng, result) -> None:
         """Dispatch the day's plans and apply what the buildings really do; then, once the
-        day's readings are in, verify each event, learn from it and book it in `result`."""
+        day's readings are in, verify each event, learn from it and book it in `result`. A
+        plan that asks nobody has nothing to dispatch (the product's event_dispatch refuses
+        it) and is no event."""
+        plans = [plan for plan in plans if plan.level.any()]
         responses = [self._dispatch(day, plan, rng, actual) for plan in plans]
         actual[:, day] = stored(actual[:, day])  # as the meters' readings are stored
         asked_today = np.zeros(self.load.shape[0], dtype=bool)
@@ -764,8 +767,15 @@ def season_figures(seasons: list[dict[str, SeasonResult]]) -> dict:
         "asked_per_event": round(sum(row["asked"] for r in ours for row in r.event_log) / events, 1)
         if events
         else None,
-        "asks_per_building": round(float(np.mean([r.asks_by_building.mean() for r in ours])), 2),
-        "asks_per_building_max": int(max(r.asks_by_building.max() for r in ours)),
+        "asks_per_building": round(
+            float(np.mean([r.asks_by_building.mean() for r in ours if r.asks_by_building.size])),
+            2,
+        )
+        if any(r.asks_by_building.size for r in ours)
+        else None,
+        "asks_per_building_max": max(
+            (int(r.asks_by_building.max()) for r in ours if r.asks_by_building.size), default=None
+        ),
         "comfort_usd_largest_first": round(sum(s["largest"].comfort_usd for s in seasons), 2),
         "comfort_usd_compliance_blind": round(sum(s["blind"].comfort_usd for s in seasons), 2),
         "compliance_auc": auc,

@@ -14,7 +14,7 @@ from forecasting import compliance
 from forecasting.lstm import TEMP_CENTRE_C
 from forecasting.models import SeriesDay
 from forecasting.services.compliance import compliance_predict
-from forecasting.services.windows import bulk_insert, series_window
+from forecasting.services.windows import bulk_insert, bulk_update, series_window
 from stakeholders.models import Membership, Role
 
 from .. import history
@@ -177,12 +177,15 @@ RECOMMENDATION_COLUMNS = (
     "event_id", "building_id", "status", "depth_pct", "requested_kw", "expected_kw",
     "compliance_probability", "actions", "expected_kwh", "cost_saved_usd", "carbon_saved_kg",
     "comfort_impact", "guidance", "incentive_usd", "decline_reason", "features",
-    "compliance_model_version", "created_at",
+    "compliance_model_version", "settled_on", "created_at",
 )  # fmt: skip
 RECOMMENDATION_TYPES = (
     "int8", "int8", "text", "float8", "float8", "float8", "float8", "jsonb", "float8", "float8",
-    "float8", "text", "text", "float8", "text", "jsonb", "int4", "timestamptz",
+    "float8", "text", "text", "float8", "text", "jsonb", "int4", "text", "timestamptz",
 )  # fmt: skip
+# What a plan made again sets on an ask it keeps (RECOMMENDATION_COLUMNS from depth_pct on).
+REPLANNED = ("status", *RECOMMENDATION_COLUMNS[3:14], "features", "compliance_model_version")
+REPLANNED_TYPES = ("text", *RECOMMENDATION_TYPES[3:14], "jsonb", "int4")
 
 
 def _write_recommendations(
@@ -233,17 +236,13 @@ def _write_recommendations(
             new.append(
                 (event.pk, building_id, Recommendation.Status.PENDING.value, *(
                     values[name] for name in RECOMMENDATION_COLUMNS[3:14]
-                ), "", values["features"], model_version, now)
+                ), "", values["features"], model_version, "", now)
             )  # fmt: skip
         elif ask[1] in (Recommendation.Status.PENDING, Recommendation.Status.WITHDRAWN):
-            changed.append(
-                Recommendation(pk=ask[0], status=Recommendation.Status.PENDING, **values)
-            )
+            values["status"] = Recommendation.Status.PENDING.value
+            changed.append((ask[0], *(values[name] for name in REPLANNED)))
     bulk_insert(Recommendation, list(RECOMMENDATION_COLUMNS), list(RECOMMENDATION_TYPES), new)
-    Recommendation.objects.bulk_update(
-        changed, ["status", *RECOMMENDATION_COLUMNS[3:14], "features", "compliance_model_version"],
-        batch_size=2000,
-    )  # fmt: skip
+    bulk_update(Recommendation, REPLANNED, REPLANNED_TYPES, changed)
 
 
 def _plain(value):

@@ -10,7 +10,7 @@ from django.db import transaction
 
 from forecasting.models import ComplianceModelVersion
 from forecasting.services.compliance import compliance_model_train
-from forecasting.services.windows import readings_window
+from forecasting.services.windows import bulk_update, readings_window
 
 from .. import history, mv
 from ..models import ACTIVE_ANSWERS, DemandResponseEvent, EventStatus, Recommendation
@@ -51,13 +51,18 @@ def event_verify(*, event: DemandResponseEvent, user=None) -> dict:
         [(first_day + timedelta(days=d)).weekday() >= 5 for d in range(HISTORY_DAYS)]
     )
     same_kind = weekend == (day.weekday() >= 5)
-    other_events = set(
-        Recommendation.objects.filter(
-            building_id__in=ids.tolist(), status__in=ACTIVE_ANSWERS,
-            event__starts_at__gte=event.starts_at - timedelta(days=HISTORY_DAYS + 1),
-            event__starts_at__lt=event.starts_at,
-        ).values_list("building_id", "event__starts_at")
-    )  # fmt: skip
+    # Each asked building's days of the HISTORY_DAYS before with an ask of its own (no baseline
+    # day): the utility's asks of those days, read once.
+    tz = ZoneInfo(event.utility.timezone)
+    event_days: dict[int, set[int]] = {}
+    for building_id, starts in Recommendation.objects.filter(
+        event__utility=event.utility, status__in=ACTIVE_ANSWERS,
+        event__starts_at__gte=event.starts_at - timedelta(days=HISTORY_DAYS + 1),
+        event__starts_at__lt=event.starts_at,
+    ).values_list("building_id", "event__starts_at"):  # fmt: skip
+        event_days.setdefault(building_id, set()).add(
+            (starts.astimezone(tz).date() - first_day).days
+        )
     forecast_ids, predicted, readings = history.forecast_and_readings(event.utility, day)
     # Not a comparison: the buildings asked in this or any other event of the day.
     asked = np.isin(forecast_ids, list(set(ids.tolist()) | history.asked_that_day(event)))
@@ -73,13 +78,9 @@ def event_verify(*, event: DemandResponseEvent, user=None) -> dict:
     with transaction.atomic():
         for position, rec in enumerate(recommendations):
             before, today = load[position, :HISTORY_DAYS], load[position, HISTORY_DAYS]
-            event_days = {
-                (starts.astimezone(ZoneInfo(event.utility.timezone)).date() - first_day).days
-                for building_id, starts in other_events
-                if building_id == rec.building_id
-            }
             eligible = same_kind & np.isfinite(before).all(axis=1)
-            eligible[[d for d in event_days if 0 <= d < HISTORY_DAYS]] = False
+            days_asked = event_days.get(rec.building_id, ())
+            eligible[[d for d in days_asked if 0 <= d < HISTORY_DAYS]] = False
             actual = today[first_hour:last_hour]
             if not eligible.any() or not np.isfinite(actual).all():
                 unverifiable += 1
@@ -111,7 +112,10 @@ def event_verify(*, event: DemandResponseEvent, user=None) -> dict:
             settled.append(rec)
             delivered_total += check.settled_kw
             verified += 1
-        Recommendation.objects.bulk_update(settled, SETTLED_FIELDS, batch_size=2000)
+        bulk_update(
+            Recommendation, SETTLED_FIELDS, SETTLED_TYPES,
+            ((rec.pk, *(getattr(rec, name) for name in SETTLED_FIELDS)) for rec in settled),
+        )  # fmt: skip
         event_transition(
             event=event, to=EventStatus.VERIFIED, user=user,
             note=f"{verified} verified, {unverifiable} without readings; delivered {delivered_total:,.1f} kW",
@@ -133,6 +137,7 @@ SETTLED_FIELDS = (
     "baseline_kw", "baseline_sd_kw", "delivered_kw", "complied", "settled_on",
     "forecast_baseline_kw", "delivered_vs_forecast_kw",
 )  # fmt: skip
+SETTLED_TYPES = ("float8", "float8", "float8", "bool", "text", "float8", "float8")
 
 
 def compliance_learn(*, utility) -> ComplianceModelVersion | None:

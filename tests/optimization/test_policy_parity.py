@@ -67,6 +67,8 @@ def simulated(world: Season) -> list[tuple]:
     def spy(self, strategy, plans, *args):
         day = args[3]
         for plan in plans:
+            if not plan.level.any():
+                continue  # nothing to dispatch: no event (the product's dispatch refuses it)
             decisions.append(
                 _decision(day, plan.call.start, plan.call.end, plan.call.target_kw, plan.level)
             )
@@ -89,6 +91,13 @@ def at(day: int, hour: int) -> datetime:
     return datetime.combine(FIRST_DAY + timedelta(days=day), datetime.min.time(), tzinfo=UTC) + (
         timedelta(hours=hour)
     )
+
+
+def dispatch(event) -> None:
+    """Dispatch a planned event, as the operator would; one whose plan asks nobody has nothing
+    to send and stays planned."""
+    if event.recommendations.filter(status__in=ACTIVE_ANSWERS).exists():
+        event_dispatch(event=event)
 
 
 class Product:
@@ -152,7 +161,7 @@ class Product:
         event = event_propose_from_grid(run=run, now=at(day - 1, 22))
         if event is not None:
             event_optimize(event=event, now=at(day - 1, 22))
-            event_dispatch(event=event)
+            dispatch(event)
         self.meter(day, hours=10)  # the morning's readings, nobody curtailed yet
         morning = at(day, 10)
         if event is None:
@@ -160,14 +169,14 @@ class Product:
             if called["event_id"]:
                 late = DemandResponseEvent.objects.get(pk=called["event_id"])
                 event_optimize(event=late, now=morning)
-                event_dispatch(event=late)
+                dispatch(late)
         elif event.starts_at > morning:
             event.refresh_from_db()
             revisited = event_revisit(event=event, now=morning)
             for pk in revisited.get("proposed", []):
                 other = DemandResponseEvent.objects.get(pk=pk)
                 event_optimize(event=other, now=morning)
-                event_dispatch(event=other)
+                dispatch(other)
         events = list(
             DemandResponseEvent.objects.filter(
                 utility=self.utility, status=EventStatus.DISPATCHED,
