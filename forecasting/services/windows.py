@@ -122,13 +122,18 @@ def bulk_update(model, fields: list[str], pg_types: list[str], rows) -> int:
     names = ", ".join(fields)
     with transaction.atomic(), connection.cursor() as cursor:
         columns = ", ".join(f"{name} {kind}" for name, kind in zip(fields, pg_types, strict=True))
-        cursor.execute(f"CREATE TEMPORARY TABLE _bulk_update (id int8, {columns}) ON COMMIT DROP")
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE _bulk_update (id int8 PRIMARY KEY, {columns}) ON COMMIT DROP"
+        )
         with cursor.cursor.copy(
             f"COPY _bulk_update (id, {names}) FROM STDIN (FORMAT BINARY)"
         ) as copy:
             copy.set_types(["int8", *pg_types])
             for row in rows:
                 copy.write_row(row)
+        # Without statistics the planner takes the new table for a few rows and scans it for
+        # every row updated.
+        cursor.execute("ANALYZE _bulk_update")
         assignments = ", ".join(f"{name} = _bulk_update.{name}" for name in fields)
         cursor.execute(
             f"UPDATE {table} SET {assignments} FROM _bulk_update WHERE {table}.id = _bulk_update.id"
