@@ -109,6 +109,10 @@ def main() -> None:
         "--no-revisit", action="store_true", help="keep each day-ahead plan as it was made"
     )
     parser.add_argument("--jobs", type=int, default=min(os.cpu_count() or 1, 12))
+    parser.add_argument(
+        "--first-seed", type=int, default=FIRST_SEED,
+        help="the first season's seed (to run part of the seasons elsewhere)",
+    )  # fmt: skip
     args = parser.parse_args()
     if args.no_revisit:
         args.day_of = None
@@ -121,7 +125,7 @@ def main() -> None:
         f"{count} x {buildings:,} buildings, each plan at P(target met) >= {1 - args.eps:.0%}"
         + ("" if args.day_of is None else f", plans revisited at {args.day_of}:00 on the day")
     )
-    seeds = range(FIRST_SEED, FIRST_SEED + count)
+    seeds = range(args.first_seed, args.first_seed + count)
     jobs = [(buildings, seed, args.eps, args.day_of) for seed in seeds]
     with ProcessPoolExecutor(max_workers=max(args.jobs, 1)) as pool:
         for seed, (info, results, timing) in zip(seeds, pool.map(_season, jobs), strict=True):
