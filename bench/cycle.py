@@ -53,6 +53,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 from _common import POSTGRES_BENCH_URL, PeakMemory, postgres_available, setup_django
+from django.db import connection
 
 TZ = "America/Los_Angeles"
 SEED = 23
@@ -106,7 +107,6 @@ class Stage:
 
 def measured(fn: Callable, profiler: cProfile.Profile | None = None) -> tuple[object, Stage]:
     """fn() with its seconds, the SQL statements it sent and the process's peak RSS."""
-    from django.db import connection
 
     statements = 0
 
@@ -431,7 +431,6 @@ def day_passes(book: Portfolio, day: date, event, rng: np.random.Generator) -> d
 def analyze() -> None:
     """Refresh the planner's statistics of the tables a cycle reads, as autovacuum does within
     a minute of a bulk write."""
-    from django.db import connection
 
     from forecasting.models import (
         AggregateForecast,
