@@ -48,6 +48,8 @@ PRIOR_A, PRIOR_B = 2.0, 1.0
 PRIOR_WEIGHT = 3.0
 # The model is trained once there are this many verified outcomes (of both kinds).
 MIN_OUTCOMES = 30
+# The program's working assumption: a building that complies delivers this share of its ask.
+DELIVERY_SHARE = 0.9
 
 
 @dataclass
@@ -207,7 +209,11 @@ def fit_response(
     The asks of one event are not independent evidence: they share the event's conditions and
     its errors, and which building got which depth was the plan's choice. So the slopes are
     held towards none by a prior worth `prior_events` average events' data: after one event
-    they are halved, after many they speak for themselves. (Left at the rows' own weight, a
+    they are halved, after many they speak for themselves. So is the level (the intercept),
+    towards DELIVERY_SHARE x P(complies): one event's shares all carry its baseline's shared
+    error, and one event read low (a verification that under-read a whole plan) would
+    otherwise predict that nobody delivers, so that no later plan asks anyone and nothing is
+    learnt again. (Left at the rows' own weight, a
     single event's slopes extrapolated to the next event's deeper asks put plans 17 % off,
     one standard deviation, against 4 % with the prior; bench/season.py, eight seasons.)"""
     if events.delivered_share is None or len(events.delivered_share) < 2:
@@ -218,9 +224,13 @@ def fit_response(
     sd = events.delivered_share_sd if events.delivered_share_sd is not None else 0.0
     weight = share_weight(sd) * np.ones(len(x))
     l2 = prior_events * weight.sum() / max(event_count(events), 1)
-    penalty = l2 * np.diag(np.r_[0.0, np.ones(z.shape[1] - 1)])
+    penalty = l2 * np.eye(z.shape[1])
+    # Held towards: no slopes, and at the mean inputs what a complying building is assumed
+    # to deliver (DELIVERY_SHARE x the mean P(complies)).
+    prior = np.r_[DELIVERY_SHARE * mean[0], np.zeros(z.shape[1] - 1)]
     coef = np.linalg.solve(
-        z.T @ (weight[:, None] * z) + penalty, z.T @ (weight * events.delivered_share)
+        z.T @ (weight[:, None] * z) + penalty,
+        z.T @ (weight * events.delivered_share) + penalty @ prior,
     )
     return coef, mean, scale
 

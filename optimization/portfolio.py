@@ -9,6 +9,8 @@ from typing import Protocol
 
 import numpy as np
 
+from forecasting.compliance import DELIVERY_SHARE
+
 from . import mv
 from .solver import Problem
 
@@ -24,8 +26,6 @@ class Solved(Protocol):
 DEPTH_LEVELS_PCT = (10.0, 20.0, 30.0)
 # Comfort penalty in $ per kW asked, growing with the square of depth: deep cuts are felt more.
 COMFORT_USD_PER_KW_AT_30PCT = 0.6
-# The program's working assumption: a building that complies delivers this share of its ask.
-DELIVERY_SHARE = 0.9
 # Before any event has been verified, the plan's delivered kW is taken to be this uncertain
 # (one standard deviation, as a share of its expectation); after, the events' own record.
 SYSTEMATIC_SHARE_PRIOR = 0.1

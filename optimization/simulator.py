@@ -404,8 +404,9 @@ class Season:
         correction = verify.day_correction(
             forecast.p50, actual[:, day], asked_today, start, end, int(plan.comparison.sum())
         )
+        own = verify.own_adjustment(forecast.p50, actual[:, day], start)[asked]
         measured = verify.delivered_kw(
-            forecast.p50[asked, start:end], actual[asked, day, start:end], correction
+            forecast.p50[asked, start:end], actual[asked, day, start:end], correction, own
         )
         verified = mv.complies(measured, requested)
         p = plan.believed[asked, level[asked] - 1]

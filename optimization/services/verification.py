@@ -28,7 +28,8 @@ def event_verify(*, event: DemandResponseEvent, user=None) -> dict:
 
     Where the day had a forecast, each building's forecast counterfactual, corrected for the
     day's shared forecast error by what the event did not touch (the plan's comparison group,
-    or the buildings not asked and the hours before the event), settles (mv.verify); the X-of-Y
+    or the buildings not asked and the hours before the event) and for the building's own
+    error read from its morning (policy.verify), settles (mv.verify); the X-of-Y
     baseline is kept beside it, and settles where there is no forecast. Each settled figure
     keeps how far its baseline is likely off, so that the compliance model knows how noisy
     each outcome is."""
@@ -70,6 +71,13 @@ def event_verify(*, event: DemandResponseEvent, user=None) -> dict:
         predicted, readings, asked, first_hour, last_hour, event.comparison_group
     )
     forecast = dict(zip(forecast_ids.tolist(), predicted, strict=True))
+    own = dict(
+        zip(
+            forecast_ids.tolist(),
+            verify.own_adjustment(predicted, readings, first_hour),
+            strict=True,
+        )
+    )
     # How far each counterfactual is likely off, as the plan took it (policy.plan).
     p10, _, p90 = history.run_quantiles(history.latest_run(event.utility, day), ids)
     window_sd = policy.baseline_sd_kw(p10, p90, first_hour, last_hour, np.full(ids.size, np.nan))
@@ -90,7 +98,10 @@ def event_verify(*, event: DemandResponseEvent, user=None) -> dict:
             )
             counterfactual = None
             if correction is not None and rec.building_id in forecast:
-                counterfactual = forecast[rec.building_id][first_hour:last_hour] * correction
+                counterfactual = verify.counterfactual_kw(
+                    forecast[rec.building_id][None, first_hour:last_hour], correction,
+                    [own[rec.building_id]],
+                )[0]  # fmt: skip
             check = mv.verify(
                 baseline=baseline, actual=actual, requested_kw=rec.requested_kw,
                 forecast=counterfactual,
