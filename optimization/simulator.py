@@ -401,12 +401,12 @@ class Season:
         asked = np.flatnonzero(level)
         requested, delivered, complies = response
         hours = end - start
+        own = verify.own_adjustment(forecast.p50, actual[:, day], start)
         correction = verify.day_correction(
-            forecast.p50, actual[:, day], asked_today, start, end, int(plan.comparison.sum())
+            forecast.p50, actual[:, day], asked_today, start, end, int(plan.comparison.sum()), own
         )
-        own = verify.own_adjustment(forecast.p50, actual[:, day], start)[asked]
         measured = verify.delivered_kw(
-            forecast.p50[asked, start:end], actual[asked, day, start:end], correction, own
+            forecast.p50[asked, start:end], actual[asked, day, start:end], correction, own[asked]
         )
         verified = mv.complies(measured, requested)
         p = plan.believed[asked, level[asked] - 1]

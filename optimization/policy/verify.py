@@ -15,18 +15,21 @@ from .. import mv
 
 def day_correction(
     predicted: np.ndarray, readings: np.ndarray, asked: np.ndarray, start: int, end: int,
-    held_out: int,
+    held_out: int, own: np.ndarray,
 ) -> float | None:  # fmt: skip
     """The factor that takes the day's shared error out of every forecast, over every
     building with a forecast and a whole day of readings ((n, 24) kW, NaN where not read);
     asked: (n,) bool, asked in any event of the day (no comparison); held_out: the plan's
-    comparison group's size. None without any such building. Each building counts once,
-    unweighted (a weight per building would need its own error history)."""
+    comparison group's size; own: (n,) each building's own_adjustment, taken out first (the
+    buildings not asked may be those forecast high: a plan picks the low ones). None without
+    any such building. Each building counts once, unweighted (a weight per building would
+    need its own error history)."""
     complete = np.isfinite(readings).all(axis=1)
     if not complete.any():
         return None
+    adjusted = np.asarray(predicted, float)[complete] * np.asarray(own, float)[complete, None]
     return mv.forecast_correction(
-        predicted[complete], readings[complete], np.asarray(asked, bool)[complete], start, end,
+        adjusted, readings[complete], np.asarray(asked, bool)[complete], start, end,
         held_out=held_out,
     )  # fmt: skip
 

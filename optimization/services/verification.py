@@ -67,17 +67,12 @@ def event_verify(*, event: DemandResponseEvent, user=None) -> dict:
     forecast_ids, predicted, readings = history.forecast_and_readings(event.utility, day)
     # Not a comparison: the buildings asked in this or any other event of the day.
     asked = np.isin(forecast_ids, list(set(ids.tolist()) | history.asked_that_day(event)))
+    own_error = verify.own_adjustment(predicted, readings, first_hour)
     correction = verify.day_correction(
-        predicted, readings, asked, first_hour, last_hour, event.comparison_group
+        predicted, readings, asked, first_hour, last_hour, event.comparison_group, own_error
     )
     forecast = dict(zip(forecast_ids.tolist(), predicted, strict=True))
-    own = dict(
-        zip(
-            forecast_ids.tolist(),
-            verify.own_adjustment(predicted, readings, first_hour),
-            strict=True,
-        )
-    )
+    own = dict(zip(forecast_ids.tolist(), own_error, strict=True))
     # How far each counterfactual is likely off, as the plan took it (policy.plan).
     p10, _, p90 = history.run_quantiles(history.latest_run(event.utility, day), ids)
     window_sd = policy.baseline_sd_kw(p10, p90, first_hour, last_hour, np.full(ids.size, np.nan))

@@ -119,17 +119,37 @@ def test_the_response_model_puts_predictions_on_the_scale_of_delivered_kw():
     assert compliance.expected_share(None, rows, p, default=0.9) == pytest.approx(0.9 * p)
 
 
-def test_one_events_slopes_are_held_towards_none_its_level_is_kept():
+def test_one_events_slopes_are_held_towards_none_its_level_halfway_to_the_assumed_delivery():
     # given: the same line, all from one event (whose plan chose who got which depth)
     rows, p, model = shares_that_follow_the_line(1)
     # when
     model.response = compliance.fit_response(model, rows)
     expected = compliance.expected_share(model, rows, p, default=0.9)
-    # then: the slope on P(complies) is about halved (a prior worth one event's data), the
-    # level is what was verified
+    # then: the slope on P(complies) is about halved (a prior worth one event's data), and so
+    # is the level's distance from DELIVERY_SHARE x P(complies)
     slope = np.polyfit(p, expected, 1)[0]
     assert 0.25 < slope < 0.6
-    assert expected.mean() == pytest.approx(rows.delivered_share.mean(), abs=0.01)
+    halfway = (rows.delivered_share.mean() + compliance.DELIVERY_SHARE * p.mean()) / 2
+    assert expected.mean() == pytest.approx(halfway, abs=0.02)
+
+
+def test_one_event_read_below_nothing_does_not_predict_that_nobody_delivers():
+    # given: one event whose verification read every ask low (its baseline's shared error)
+    rows, p, model = shares_that_follow_the_line(1)
+    rows.delivered_share = rows.delivered_share - rows.delivered_share.mean() - 0.3
+    # when
+    model.response = compliance.fit_response(model, rows)
+    expected = compliance.expected_share(model, rows, p, default=0.9)
+    # then: the next plan still expects something (halfway between -0.3 and the assumed
+    # delivery), not zero
+    halfway = (-0.3 + compliance.DELIVERY_SHARE * p.mean()) / 2
+    assert halfway > 0.05
+    assert expected.mean() >= halfway - 0.01
+    # while twenty such events would speak for themselves
+    many, p_many, model_many = shares_that_follow_the_line(20)
+    many.delivered_share = many.delivered_share - many.delivered_share.mean() - 0.3
+    model_many.response = compliance.fit_response(model_many, many)
+    assert compliance.expected_share(model_many, many, p_many, default=0.9).mean() < 0.1
 
 
 def test_a_building_seen_once_stays_near_everyone_seen_often_speaks_for_itself():
