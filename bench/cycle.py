@@ -52,7 +52,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from _common import POSTGRES_BENCH_URL, PeakMemory, postgres_available, setup_django
+from _common import POSTGRES_BENCH_URL, PeakMemory, analyze, postgres_available, setup_django
 from django.db import connection
 
 TZ = "America/Los_Angeles"
@@ -428,10 +428,8 @@ def day_passes(book: Portfolio, day: date, event, rng: np.random.Generator) -> d
     return None if event is None else event_verify(event=event)
 
 
-def analyze() -> None:
-    """Refresh the planner's statistics of the tables a cycle reads, as autovacuum does within
-    a minute of a bulk write."""
-
+def _cycle_tables() -> list[str]:
+    """The tables a cycle reads, whose statistics are refreshed after each bulk write."""
     from forecasting.models import (
         AggregateForecast,
         BuildingForecast,
@@ -447,9 +445,7 @@ def analyze() -> None:
         Building, MeterDay, SeriesDay, BuildingForecast, AggregateForecast, GridStatusHour,
         JobRun, DemandResponseEvent, Recommendation, OptimizationRun,
     ]  # fmt: skip
-    with connection.cursor() as cursor:
-        for model in models:
-            cursor.execute(f"ANALYZE {model._meta.db_table}")
+    return [model._meta.db_table for model in models]
 
 
 class Steps:
@@ -600,7 +596,7 @@ def main() -> None:
     steps("weather up to the first cycle", weather, book, FIRST_DAY - timedelta(days=1))
     first_error = steps("capacity from the day's forecast", strain, book, FIRST_DAY)
     first_capacity = book.utility.capacity_kw
-    steps("ANALYZE", analyze)
+    steps("ANALYZE", analyze, *_cycle_tables())
     log(f"  forecast model {model}")
 
     log(f"\nFirst cycle: {FIRST_DAY}, no event ever")
@@ -611,7 +607,7 @@ def main() -> None:
     history = past_days(book, first, steps, rng)
     steady_error = steps("capacity from the day's forecast", strain, book, STEADY_DAY)
     steady_capacity = book.utility.capacity_kw
-    steps("ANALYZE", analyze)
+    steps("ANALYZE", analyze, *_cycle_tables())
     log("\n".join(history))
 
     log(f"\nSteady state: {STEADY_DAY}")

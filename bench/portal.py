@@ -35,7 +35,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from _common import POSTGRES_BENCH_URL, postgres_available, setup_django
+from _common import POSTGRES_BENCH_URL, analyze, postgres_available, setup_django
 
 TZ = "America/Los_Angeles"
 HISTORY_DAYS = 21
@@ -493,16 +493,6 @@ def _events(bench: Bench, today: date, tomorrow_peak_h: int, rng) -> None:
         )  # fmt: skip
         verified.append(event)
     bench.events["verified"] = verified
-
-
-def analyze(*tables: str) -> None:
-    """Refresh the planner's statistics, as autovacuum does within a minute of a bulk write
-    (without it, the first plans after a load expect a hundred rows where there are 100,000)."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        for table in tables:
-            cursor.execute(f"ANALYZE {table}")
 
 
 def _written_tables() -> list[str]:
