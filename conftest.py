@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from tests.jobs.chaos import database_url
+
 ROOT = Path(__file__).resolve().parent
 WORKER_START_TIMEOUT_S = 60
 
@@ -77,15 +79,6 @@ def browser_page(live_server, tmp_path, monkeypatch):
             browser.close()
 
 
-def _database_url(db_settings: dict) -> str:
-    user = db_settings.get("USER") or "postgres"
-    password = db_settings.get("PASSWORD") or ""
-    auth = f"{user}:{password}" if password else user
-    host = db_settings.get("HOST") or "127.0.0.1"
-    port = db_settings.get("PORT") or 5432
-    return f"postgres://{auth}@{host}:{port}/{db_settings['NAME']}"
-
-
 class WorkerProcess:
     """A `celery worker` child process with one pool process, talking to the test database."""
 
@@ -96,7 +89,7 @@ class WorkerProcess:
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "energyrec.settings.test",
-            "DATABASE_URL": _database_url(connection.settings_dict),
+            "DATABASE_URL": database_url(connection.settings_dict),
             "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         }
         self.log = log_path.open("w")

@@ -2,6 +2,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from jobs.models import JobRun
+from jobs.reconciler import reconcile_step
 from jobs.services import TRANSIENT_ERRORS, JobContext
 from jobs.tasks import job_task
 from stakeholders.models import Utility
@@ -15,8 +16,11 @@ from .services.forecasts import (
     forecast_chunk_store,
     forecast_run_fail,
     forecast_runs_for_tomorrow,
+    forecast_runs_reconcile,
 )
 from .services.models import forecast_model_train
+
+reconcile_step(forecast_runs_reconcile)
 
 
 @contextmanager

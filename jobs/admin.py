@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.contrib import admin, messages
+from django.utils import timezone
 from django.utils.html import format_html
 
 from stakeholders.admin_display import readable_table
@@ -8,7 +9,8 @@ from stakeholders.formatting import DASH, local_time, number
 from stakeholders.selectors import sees_everything
 
 from .models import JobRun
-from .services import JobError, job_rerun
+from .reconciler import stuck
+from .services import JobError, job_rerun, job_resend
 
 STATUS_COLOURS = {
     JobRun.Status.QUEUED: "#6b7280",
@@ -23,6 +25,23 @@ def _when(value) -> str:
     return local_time(value, settings.TIME_ZONE)
 
 
+class StuckFilter(admin.SimpleListFilter):
+    """Jobs the reconciler has to take up now, and jobs it (or a person) ever sent again."""
+
+    title = "delivery"
+    parameter_name = "delivery"
+
+    def lookups(self, request, model_admin):
+        return (("stuck", "stuck now"), ("reconciled", "sent again"))
+
+    def queryset(self, request, queryset):
+        if self.value() == "stuck":
+            return queryset.filter(stuck(timezone.now()))
+        if self.value() == "reconciled":
+            return queryset.filter(reconciled_at__isnull=False)
+        return queryset
+
+
 @admin.register(JobRun)
 class JobRunAdmin(ScopedAdmin):
     """Jobs are written by workers only: the back office reads them and can run one again.
@@ -35,17 +54,18 @@ class JobRunAdmin(ScopedAdmin):
         "status_badge",
         "progress_bar",
         "attempts",
+        "sends",
         "requested_by",
         "queued",
         "duration",
         "peak_memory",
         "error_line",
     )
-    list_filter = ("status", "kind", "queued_at")
+    list_filter = (StuckFilter, "status", "kind", "queued_at")
     search_fields = ("kind", "error", "worker")
     date_hierarchy = "queued_at"
     list_select_related = ("requested_by",)
-    actions = ("run_again",)
+    actions = ("run_again", "send_again")
     fields = (
         "kind",
         "status",
@@ -56,6 +76,12 @@ class JobRunAdmin(ScopedAdmin):
         "outcome",
         "attempts",
         "worker",
+        "heartbeat",
+        "sends",
+        "sent",
+        "send_error",
+        "reconciled_when",
+        "reconciled",
         "requested_by",
         "queued",
         "started",
@@ -100,6 +126,18 @@ class JobRunAdmin(ScopedAdmin):
     @admin.display(description="queued", ordering="queued_at")
     def queued(self, job: JobRun) -> str:
         return _when(job.queued_at)
+
+    @admin.display(description="last heartbeat", ordering="heartbeat_at")
+    def heartbeat(self, job: JobRun) -> str:
+        return _when(job.heartbeat_at)
+
+    @admin.display(description="last sent", ordering="sent_at")
+    def sent(self, job: JobRun) -> str:
+        return _when(job.sent_at)
+
+    @admin.display(description="sent again", ordering="reconciled_at")
+    def reconciled_when(self, job: JobRun) -> str:
+        return _when(job.reconciled_at)
 
     @admin.display(description="started", ordering="started_at")
     def started(self, job: JobRun) -> str:
@@ -149,3 +187,23 @@ class JobRunAdmin(ScopedAdmin):
             else:
                 self.log_addition(request, new_job, f"Run again from job #{job.pk}.")
                 self.message_user(request, f"Queued job #{new_job.pk} ({new_job.kind}).")
+
+    @admin.action(description="Send the selected unfinished jobs again", permissions=["rerun"])
+    def send_again(self, request, queryset) -> None:
+        for job in queryset:
+            if job.is_finished:
+                self.message_user(
+                    request, f"Job #{job.pk} is {job.status}; run it again instead.",
+                    messages.WARNING,
+                )  # fmt: skip
+            elif job_resend(job=job, reason=f"sent again by hand by {request.user.get_username()}"):
+                self.log_change(request, job, "Sent again by hand.")
+                self.message_user(request, f"Sent job #{job.pk} ({job.kind}) again.")
+            else:
+                self.message_user(
+                    request,
+                    f"Job #{job.pk} was not sent: it was sent again less than "
+                    f"{settings.JOB_UNCLAIMED_AFTER_S} s ago, or the broker is out of reach "
+                    "(see its send error).",
+                    messages.WARNING,
+                )

@@ -29,6 +29,22 @@ class JobRun(models.Model):
         default=0, help_text="Deliveries to a worker; above 1 after a lost worker or a retry."
     )
     worker = models.CharField(max_length=200, blank=True, help_text="host:pid of the last try.")
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the delivery running it last said it was alive."
+    )
+    sends = models.PositiveIntegerField(
+        default=0, help_text="Messages handed to the broker for it: the first, and any sent again."
+    )
+    sent_at = models.DateTimeField(null=True, blank=True, help_text="When it was last sent.")
+    send_error = models.CharField(
+        max_length=300, blank=True, help_text="Why the last send failed (the broker unreachable)."
+    )
+    reconciled_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the reconciler last sent it again or failed it."
+    )
+    reconciled = models.CharField(
+        max_length=300, blank=True, help_text="Why the reconciler (or a person) last sent it again."
+    )
     queued_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -47,7 +63,16 @@ class JobRun(models.Model):
 
     class Meta:
         ordering = ["-queued_at", "-id"]
-        indexes = [models.Index(fields=["status", "kind"]), models.Index(fields=["-queued_at"])]
+        indexes = [
+            models.Index(fields=["status", "kind"]),
+            models.Index(fields=["-queued_at"]),
+            # The reconciler's reads: the jobs not finished.
+            models.Index(
+                fields=["status", "heartbeat_at"],
+                name="jobrun_unfinished",
+                condition=Q(status__in=["queued", "running"]),
+            ),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(progress__gte=0) & Q(progress__lte=100), name="jobrun_progress_0_100"

@@ -5,7 +5,14 @@ task delivered twice (a lost worker, a broker redelivery, a retry) does its work
 
 - a delivery claims the job by raising `attempts`; the claim with the highest number owns it;
 - the work's writes and the move to succeeded commit in one transaction, which first locks the
-  row and checks that its claim still owns it. A superseded try rolls its writes back.
+  row and checks that its claim still owns it. A superseded try rolls its writes back;
+- a running delivery beats (heartbeat_at) every JOB_HEARTBEAT_S; a delivery finds the job held
+  only while that beat is fresh and its process alive, so a second message for a live job
+  does nothing, and one for a lost worker's job takes it over.
+
+Nothing is left to a message alone: a job is committed before it is sent, a send that fails
+is recorded and left to the reconciler (job_reconcile), which also sends again what a broker
+restart or a lost worker dropped, and finishes runs made of parts (RECONCILE_STEPS).
 
 Progress is written in autocommit outside that transaction, so pages see it while the job runs.
 """
@@ -21,13 +28,15 @@ import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 import psutil
 from celery import current_app
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -62,12 +71,40 @@ def job_create(
     params: dict[str, Any] | None = None,
     requested_by=None,
 ) -> JobRun:
-    """Record a job and hand it to a worker once the surrounding transaction commits."""
+    """Record a job and hand it to a worker once the surrounding transaction commits. A send
+    that fails (the broker out of reach) is recorded on the job and left to the reconciler:
+    the caller gets the queued job either way."""
     if kind not in current_app.tasks:
         raise JobError(f"Unknown job kind {kind!r}.")
     job = JobRun.objects.create(kind=kind, params=params or {}, requested_by=requested_by)
-    transaction.on_commit(lambda: current_app.send_task(kind, args=[job.pk]))
+    transaction.on_commit(lambda: job_send(job_id=job.pk, kind=kind))
     return job
+
+
+# What a send that does not reach the broker raises (kombu wraps most; sockets raise the rest).
+SEND_ERRORS: tuple[type[Exception], ...] = (BrokerError, RedisConnectionError, OSError)
+
+
+def job_send(*, job_id: int, kind: str) -> bool:
+    """Hand a job's message to the broker and count the send; False (logged, recorded on the
+    job where the database answers) where the broker cannot be reached."""
+    try:
+        current_app.send_task(kind, args=[job_id])
+    except SEND_ERRORS as exc:
+        logger.warning("job #%s (%s) not sent, left to the reconciler: %s", job_id, kind, exc)
+        _record(job_id, send_error=f"{type(exc).__name__}: {exc}"[:300])
+        return False
+    _record(job_id, sends=F("sends") + 1, sent_at=timezone.now(), send_error="")
+    return True
+
+
+def _record(job_id: int, **changes) -> None:
+    """Best effort: a note on the job that must not fail the caller (the database may be as
+    unreachable as the broker)."""
+    try:
+        JobRun.objects.filter(pk=job_id).update(**changes)
+    except TRANSIENT_ERRORS as exc:
+        logger.warning("job #%s: could not record %s: %s", job_id, sorted(changes), exc)
 
 
 def job_rerun(*, job: JobRun, requested_by=None) -> JobRun:
@@ -77,21 +114,54 @@ def job_rerun(*, job: JobRun, requested_by=None) -> JobRun:
     return job_create(kind=job.kind, params=job.params, requested_by=requested_by)
 
 
-class _PeakMemory:
-    """Samples the process's resident memory in a thread while a job runs."""
+def job_resend(*, job: JobRun, reason: str, now: datetime | None = None) -> bool:
+    """Send an unfinished job's message again (the reconciler, or a person in the admin), at
+    most once per JOB_UNCLAIMED_AFTER_S: the claim protocol makes a second delivery harmless,
+    this keeps rounds of the reconciler from piling messages up. False where it was sent again
+    too recently, has finished, or the send failed."""
+    now = now or timezone.now()
+    recent = now - timedelta(seconds=settings.JOB_UNCLAIMED_AFTER_S)
+    taken = JobRun.objects.filter(
+        Q(reconciled_at__isnull=True) | Q(reconciled_at__lt=recent),
+        pk=job.pk, status__in=[JobRun.Status.QUEUED, JobRun.Status.RUNNING],
+    ).update(reconciled_at=now, reconciled=reason[:300])  # fmt: skip
+    return bool(taken) and job_send(job_id=job.pk, kind=job.kind)
 
-    def __init__(self, interval_s: float = 0.05) -> None:
+
+class _Watch:
+    """While a job runs, a thread samples the process's resident memory and, every
+    JOB_HEARTBEAT_S, writes the delivery's heartbeat (on its own database connection; a
+    failed beat is logged and tried at the next one)."""
+
+    def __init__(self, job_id: int, attempt: int, interval_s: float = 0.05) -> None:
         self._process = psutil.Process()
         self._interval_s = interval_s
+        self._job_id, self._attempt = job_id, attempt
         self._stop = threading.Event()
         self.peak_bytes = self._process.memory_info().rss
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
     def _sample(self) -> None:
-        while not self._stop.wait(self._interval_s):
-            self.peak_bytes = max(self.peak_bytes, self._process.memory_info().rss)
+        beat_at = time.monotonic() + settings.JOB_HEARTBEAT_S
+        try:
+            while not self._stop.wait(self._interval_s):
+                self.peak_bytes = max(self.peak_bytes, self._process.memory_info().rss)
+                if time.monotonic() >= beat_at:
+                    beat_at = time.monotonic() + settings.JOB_HEARTBEAT_S
+                    self._beat()
+        finally:
+            connection.close()  # this thread's own
 
-    def __enter__(self) -> _PeakMemory:
+    def _beat(self) -> None:
+        try:
+            JobRun.objects.filter(
+                pk=self._job_id, status=JobRun.Status.RUNNING, attempts=self._attempt
+            ).update(heartbeat_at=timezone.now())
+        except Exception as exc:  # noqa: BLE001 - a beat must never end the sampling
+            logger.warning("job #%s: heartbeat not written: %s", self._job_id, exc)
+            connection.close()
+
+    def __enter__(self) -> _Watch:
         self._thread.start()
         return self
 
@@ -115,7 +185,7 @@ class JobContext:
     params: dict[str, Any]
     requested_by_id: int | None
     started: float
-    memory: _PeakMemory
+    memory: _Watch
     counts: dict[str, Any] = field(default_factory=dict)
     committed: bool = False
     _last_progress_at: float = 0.0
@@ -193,6 +263,10 @@ def job_claim(*, job_id: int, worker: str | None = None) -> tuple[JobRun, int] |
         if job.is_finished:
             logger.info("job #%s is already %s; this delivery does nothing", job_id, job.status)
             return None
+        if job.status == JobRun.Status.RUNNING and _held(job):
+            logger.info("job #%s is held by a live delivery (%s); this one does nothing",
+                        job_id, job.worker)  # fmt: skip
+            return None
         attempt = job.attempts + 1
         if attempt > settings.JOB_MAX_ATTEMPTS:
             now = timezone.now()
@@ -211,12 +285,44 @@ def job_claim(*, job_id: int, worker: str | None = None) -> tuple[JobRun, int] |
             attempts=attempt,
             worker=worker or _worker_name(),
             started_at=timezone.now(),
+            heartbeat_at=timezone.now(),
             progress=0,
             progress_note="",
             error="",
         )
     job.refresh_from_db()
     return job, attempt
+
+
+def _held(job: JobRun) -> bool:
+    """Whether a running job's delivery is still at it: its heartbeat is fresh and, where it
+    ran in another process of this host, that process is alive (a pool process killed a
+    moment ago is known dead at once; another host's, once its beat is stale)."""
+    stale = timezone.now() - timedelta(seconds=settings.JOB_STALE_AFTER_S)
+    if job.heartbeat_at is None or job.heartbeat_at < stale:
+        return False
+    host, _, pid = job.worker.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True
+    return int(pid) != os.getpid() and _alive(int(pid))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def job_release(*, job_id: int, attempt: int) -> None:
+    """Best effort, after a transient error: the delivery lets go of its job (no heartbeat)
+    so that its retry, on whichever process, may claim it at once."""
+    try:
+        JobRun.objects.filter(pk=job_id, status=JobRun.Status.RUNNING, attempts=attempt).update(
+            heartbeat_at=None
+        )
+    except TRANSIENT_ERRORS as exc:
+        logger.warning("job #%s: not released (%s); its beat will go stale", job_id, exc)
 
 
 def job_fail(*, job_id: int, error: str) -> bool:
@@ -231,20 +337,6 @@ def job_fail(*, job_id: int, error: str) -> bool:
         ).update(
             status=JobRun.Status.FAILED,
             started_at=job.started_at or now,
-            finished_at=now,
-            error=(error or "failed")[:ERROR_MAX_CHARS],
-        )
-    )
-
-
-def job_fail_unclaimed(*, job_id: int, error: str) -> bool:
-    """Mark a job failed if no delivery has claimed it yet: one whose message never reached a
-    worker. False where one has (it runs, or ran)."""
-    now = timezone.now()
-    return bool(
-        JobRun.objects.filter(pk=job_id, status=JobRun.Status.QUEUED, attempts=0).update(
-            status=JobRun.Status.FAILED,
-            started_at=now,
             finished_at=now,
             error=(error or "failed")[:ERROR_MAX_CHARS],
         )
@@ -267,7 +359,7 @@ def job_execute(
     if claimed is None:
         return None
     job, attempt = claimed
-    with _PeakMemory() as memory:
+    with _Watch(job.pk, attempt) as memory:
         context = JobContext(
             job_id=job.pk,
             kind=job.kind,
@@ -287,6 +379,7 @@ def job_execute(
             logger.info("job #%s attempt %s was superseded by a later delivery", job_id, attempt)
             return None
         except TRANSIENT_ERRORS:
+            job_release(job_id=job_id, attempt=attempt)
             raise
         except Exception as exc:
             _finish(context, status=JobRun.Status.FAILED, error=_describe(exc))

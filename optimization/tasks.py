@@ -1,10 +1,8 @@
-from datetime import date, datetime, timedelta
-
-from django.utils import timezone
+from datetime import date, datetime
 
 from forecasting.models import ForecastRun
 from jobs.models import JobRun
-from jobs.services import JobContext, job_create, job_fail_unclaimed
+from jobs.services import JobContext, job_create
 from jobs.tasks import job_task
 from stakeholders.models import Utility
 
@@ -19,10 +17,6 @@ from .services.revisit import (
 )
 from .services.season import season_simulate
 from .services.verification import event_verify
-
-# A day-of call still queued this long after it was queued never reached a worker (its message
-# was lost on the way to the broker); without a new one the day would wait for it for good.
-DAY_OF_CALL_LOST_AFTER = timedelta(hours=1)
 
 
 @job_task("optimization.optimize")
@@ -58,9 +52,9 @@ def revisit_due(context: JobContext) -> None:
     """The schedule's hourly call: a revisit job for each event due (events_due_for_revisit),
     and a day-of call for each utility's day without one (days_due_for_a_call) that has none
     queued, running or done yet (one that failed, say for want of the morning's readings, is
-    tried again the next hour, and so is one still queued DAY_OF_CALL_LOST_AFTER after it was
-    queued, failed as lost), each its own job so that one day without readings does not hold
-    up another. params["now"] (ISO time) reads the schedule as of another moment."""
+    tried again the next hour; one whose message was lost is the reconciler's to send again),
+    each its own job so that one day without readings does not hold up another. params["now"]
+    (ISO time) reads the schedule as of another moment."""
     now = datetime.fromisoformat(context.params["now"]) if "now" in context.params else None
     with context.commit() as result:
         result["queued"] = [
@@ -68,21 +62,11 @@ def revisit_due(context: JobContext) -> None:
             for event in events_due_for_revisit(now=now)
         ]
         result["day_of_calls"] = []
-        lost_before = timezone.now() - DAY_OF_CALL_LOST_AFTER  # queued_at is the real clock's
         for utility, day in days_due_for_a_call(now=now):
             calls = JobRun.objects.filter(
                 kind="optimization.day_of_call", params__utility_id=utility.pk,
                 params__day=str(day),
             )  # fmt: skip
-            for lost in calls.filter(status=JobRun.Status.QUEUED, queued_at__lt=lost_before):
-                job_fail_unclaimed(
-                    job_id=lost.pk,
-                    error=(
-                        f"Still queued {DAY_OF_CALL_LOST_AFTER.total_seconds() / 60:.0f} min "
-                        "after it was queued: it never reached a worker. The hourly check "
-                        "queued the day's call again."
-                    ),
-                )
             if calls.exclude(status=JobRun.Status.FAILED).exists():
                 continue
             params = {"utility_id": utility.pk, "day": str(day)}

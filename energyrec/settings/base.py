@@ -155,6 +155,20 @@ CELERY_BROKER_URL = env_broker_url(("CELERY_BROKER_URL", "REDIS_URL"), "filesyst
 JOB_TIME_LIMIT_S = env_int("JOB_TIME_LIMIT_S", 3600, minimum=10)
 # A job is delivered at most this many times (worker lost, time limit) before it is marked failed.
 JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 8, minimum=1)
+# A running job's delivery says it is alive every JOB_HEARTBEAT_S; one silent for
+# JOB_STALE_AFTER_S was lost with its worker, and the reconciler sends the job again.
+JOB_HEARTBEAT_S = env_int("JOB_HEARTBEAT_S", 10, minimum=1)
+JOB_STALE_AFTER_S = env_int("JOB_STALE_AFTER_S", 60, minimum=2)
+# A queued job not claimed this long after it was sent is sent again (its message was lost
+# with a broker restart); a job never sent (the broker was down) is sent at the next round.
+JOB_UNCLAIMED_AFTER_S = env_int("JOB_UNCLAIMED_AFTER_S", 120, minimum=1)
+# The reconciler's round (celery beat), and once at each worker's start.
+JOB_RECONCILE_EVERY_S = env_int("JOB_RECONCILE_EVERY_S", 60, minimum=1)
+# A job that meets the database or the broker out of reach is tried again after a backoff
+# that doubles from the floor to the ceiling, JOB_RETRY_MAX times: some 16 minutes in all.
+JOB_RETRY_FLOOR_S = env_int("JOB_RETRY_FLOOR_S", 5, minimum=1)
+JOB_RETRY_CEILING_S = env_int("JOB_RETRY_CEILING_S", 120, minimum=1)
+JOB_RETRY_MAX = env_int("JOB_RETRY_MAX", 12, minimum=0)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -188,7 +202,19 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 else:
     # An unacknowledged message comes back only after this long: keep it above the time limit,
     # or a long job would be handed to a second worker while the first still runs it.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": JOB_TIME_LIMIT_S + 600}
+    # Lost workers' jobs are found sooner by their heartbeats (the reconciler). A broker out of
+    # reach answers a send within seconds, not a user's whole request.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": JOB_TIME_LIMIT_S + 600,
+        "socket_connect_timeout": 3,
+        "socket_timeout": 10,
+    }
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "interval_max": 1,
+}
 
 LOGGING = {
     "version": 1,
@@ -215,6 +241,9 @@ EVENT_REVISIT_HOUR = env_int("EVENT_REVISIT_HOUR", 10, minimum=0)
 
 # The schedule (celery beat, or `make run`'s embedded one): each entry records a job.
 CELERY_BEAT_SCHEDULE = {
+    # Jobs whose message or worker was lost are sent again; runs whose parts all ended are
+    # finished (jobs.services.job_reconcile). Not a job itself: it would record one a minute.
+    "reconcile-jobs": {"task": "jobs.reconcile", "schedule": float(JOB_RECONCILE_EVERY_S)},
     # Day-ahead forecasts, issued before midnight for the next day (times in TIME_ZONE).
     "forecast-daily": {
         "task": "jobs.enqueue",

@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from jobs.models import JobRun
 from jobs.services import job_create
 from stakeholders.models import Building, Utility
 
@@ -80,6 +81,34 @@ def forecast_run_fail(*, run: ForecastRun, reason: str) -> None:
     ForecastRun.objects.filter(pk=run.pk, status=ForecastRun.Status.RUNNING).update(
         status=ForecastRun.Status.FAILED, completed_at=timezone.now()
     )
+
+
+def forecast_runs_reconcile(now: datetime) -> dict[str, int]:
+    """The reconciler's step for forecast runs (jobs.reconciler): a running run one of whose
+    chunk or aggregate jobs has failed for good is failed; one whose chunks have all succeeded
+    but that has no aggregate job (its queueing was lost) gets one. Chunks still queued or
+    running are the reconciler's own to send again."""
+    done = {"runs_failed": 0, "runs_aggregated": 0}
+    for run in ForecastRun.objects.filter(status=ForecastRun.Status.RUNNING):
+        jobs = JobRun.objects.filter(
+            kind__in=["forecasting.forecast_chunk", "forecasting.forecast_aggregate"],
+            params__run_id=run.pk,
+        )
+        failed = jobs.filter(status=JobRun.Status.FAILED).first()
+        if failed is not None:
+            forecast_run_fail(run=run, reason=f"{failed.kind} #{failed.pk} failed")
+            done["runs_failed"] += 1
+            continue
+        chunks = jobs.filter(kind="forecasting.forecast_chunk")
+        ended = not chunks.exclude(status=JobRun.Status.SUCCEEDED).exists()
+        if (
+            ended
+            and run.chunks_done == run.chunks_total
+            and not jobs.filter(kind="forecasting.forecast_aggregate").exists()
+        ):
+            job_create(kind="forecasting.forecast_aggregate", params={"run_id": run.pk})
+            done["runs_aggregated"] += 1
+    return done
 
 
 def _pack(values: np.ndarray) -> list[bytes]:

@@ -73,6 +73,16 @@ def failed_job():
     return JobRun.objects.create(kind="testapp.write_marks", status="failed", error="boom")
 
 
+def stuck_job():
+    job = JobRun.objects.create(kind="testapp.write_marks")
+    JobRun.objects.filter(pk=job.pk).update(sends=1, sent_at=timezone.now() - timedelta(hours=1))
+    return job
+
+
+def sends_of(job) -> int:
+    return JobRun.objects.get(pk=job.pk).sends
+
+
 def active_sprint():
     return SprintFactory(status=Sprint.Status.ACTIVE)
 
@@ -124,6 +134,7 @@ CASES = [
         "forecasting.change_forecastmodel",
     ),
     Case(JobRun, "run_again", failed_job, lambda job: JobRun.objects.count(), "jobs.add_jobrun"),
+    Case(JobRun, "send_again", stuck_job, sends_of, "jobs.add_jobrun"),
     Case(Sprint, "start", SprintFactory, status_of, "projects.change_sprint"),
     Case(Sprint, "close", active_sprint, status_of, "projects.change_sprint"),
     Case(Milestone, "complete", MilestoneFactory, status_of, "projects.change_milestone"),

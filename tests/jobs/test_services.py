@@ -82,7 +82,11 @@ def test_superseded_delivery_rolls_back_and_later_one_does_the_work_once():
     job.refresh_from_db()
     assert (job.status, job.attempts, job.worker) == ("running", 2, "other:2")
     assert not JobMark.objects.filter(job=job).exists()
-    # and: the redelivered run does the work exactly once
+    # and: a further delivery while the second one beats does nothing
+    assert job_execute(job_id=job.pk, work=write_marks) is None
+    assert JobRun.objects.get(pk=job.pk).attempts == 2
+    # and: once that one too is lost (its beat stale), the next one does the work exactly once
+    JobRun.objects.filter(pk=job.pk).update(heartbeat_at=None)
     done = job_execute(job_id=job.pk, work=write_marks)
     assert (done.status, done.attempts) == ("succeeded", 3)
     assert list(JobMark.objects.filter(job=job).values_list("seq", flat=True)) == [0, 1, 2]

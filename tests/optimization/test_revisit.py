@@ -9,6 +9,7 @@ from django.utils import timezone
 from forecasting.models import MeterDay
 from forecasting.services.readings import meter_days_upsert
 from jobs.models import JobRun
+from jobs.reconciler import job_reconcile
 from jobs.services import job_execute
 from jobs.tasks import JOB_TASKS
 from optimization import history, mv
@@ -396,10 +397,9 @@ def test_meters_that_report_late_are_read_on_the_hours_most_of_them_have_sent(gr
         day_of_call(utility=grid["utility"], now=at(10))
 
 
-def test_a_day_of_call_that_never_reached_a_worker_is_queued_again(grid, settings):
+def test_a_day_of_call_whose_message_was_lost_is_sent_again_not_queued_twice(grid, settings):
     settings.EVENT_REVISIT_HOUR = 10
     forecast_for_event_day(grid, high_by=0.0)
-    utility = grid["utility"]
 
     def hourly(hour: int) -> list[int]:
         job = JobRun.objects.create(
@@ -410,26 +410,19 @@ def test_a_day_of_call_that_never_reached_a_worker_is_queued_again(grid, setting
         return done.result["day_of_calls"]
 
     (first,) = hourly(10)
-    # still queued half an hour later: on its way, not queued again
-    JobRun.objects.filter(pk=first).update(queued_at=timezone.now() - timedelta(minutes=30))
-    assert hourly(11) == []
-    # still queued after an hour and a half: its message was lost; failed, and a new call queued
-    JobRun.objects.filter(pk=first).update(queued_at=timezone.now() - timedelta(minutes=90))
-    (second,) = hourly(12)
+    # given: it was sent an hour and a half ago and no worker ever took it (a broker restart)
+    long_ago = timezone.now() - timedelta(minutes=90)
+    JobRun.objects.filter(pk=first).update(queued_at=long_ago, sent_at=long_ago, sends=1)
+    # when: the hourly check comes round, then the reconciler
+    assert hourly(12) == []
+    done = job_reconcile()
+    # then: the same call is sent again, not a second one queued beside it
+    assert done["sent_again"] == 1
     lost = JobRun.objects.get(pk=first)
-    assert lost.status == JobRun.Status.FAILED
-    assert "never reached a worker" in lost.error
-    assert JobRun.objects.get(pk=second).params == {
-        "utility_id": utility.pk,
-        "day": str(EVENT_DAY),
-        "now": at(12).isoformat(),
-    }
-    # a call a worker has taken is never failed as lost, however long it has been
-    JobRun.objects.filter(pk=second).update(
-        status=JobRun.Status.RUNNING, attempts=1, queued_at=timezone.now() - timedelta(hours=3)
-    )
-    assert hourly(13) == []
-    assert JobRun.objects.get(pk=second).status == JobRun.Status.RUNNING
+    assert lost.status == JobRun.Status.QUEUED
+    assert lost.sends == 2
+    assert "without a worker taking it" in lost.reconciled
+    assert JobRun.objects.filter(kind="optimization.day_of_call").count() == 1
 
 
 def test_the_error_still_to_come_is_not_read_on_buildings_curtailed_in_past_events(grid):
