@@ -5,6 +5,7 @@ bulk), and the answers (accept, or decline and the rest re-planned)."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 import numpy as np
 from django.db import transaction
@@ -203,17 +204,23 @@ def _write_recommendations(
     before, after = back_to_back(event)
     now = timezone.now()
     new, changed = [], []
-    for i in chosen.tolist():
+    # What the compliance model read of each chosen ask, column by column (one conversion
+    # each, not one per ask and field); advice depends on a few figures only, made once each.
+    picked_rows = chosen * k + level[chosen] - 1
+    columns = {
+        name: getattr(rows, name)[picked_rows].tolist() for name in compliance.FEATURE_FIELDS
+    }
+    advice_of = lru_cache(maxsize=None)(advise)
+    for j, i in enumerate(chosen.tolist()):
         building_id = int(found.ids[i])
         picked = int(level[i]) - 1
         depth = DEPTH_LEVELS_PCT[picked]
         expected = float(problem.mean_kw[i, picked])
-        advice = advise(
+        advice = advice_of(
             building_type=str(found.building_type[i]), depth_pct=depth, hours=hours,
             max_setpoint_change_c=float(found.max_setpoint_change_c[i]),
             continues_from=before.get(building_id), continues_to=after.get(building_id),
         )  # fmt: skip
-        row = i * k + picked
         values = {
             "depth_pct": depth,
             "requested_kw": float(found.curtailable_kw[i]) * depth / 100.0,
@@ -226,9 +233,7 @@ def _write_recommendations(
             "comfort_impact": advice.comfort_impact,
             "guidance": advice.guidance,
             "incentive_usd": expected * hours * event.incentive_usd_per_kwh,
-            "features": {
-                name: _plain(getattr(rows, name)[row]) for name in compliance.FEATURE_FIELDS
-            },
+            "features": {name: columns[name][j] for name in compliance.FEATURE_FIELDS},
             "compliance_model_version": model_version,
         }
         ask = asks.get(building_id)
@@ -243,10 +248,6 @@ def _write_recommendations(
             changed.append((ask[0], *(values[name] for name in REPLANNED)))
     bulk_insert(Recommendation, list(RECOMMENDATION_COLUMNS), list(RECOMMENDATION_TYPES), new)
     bulk_update(Recommendation, REPLANNED, REPLANNED_TYPES, changed)
-
-
-def _plain(value):
-    return value.item() if hasattr(value, "item") else value
 
 
 def recommendation_accept(*, recommendation: Recommendation, user) -> Recommendation:

@@ -332,6 +332,19 @@ def running_pid(job_ids: list[int], timeout_s: float = 30) -> int | None:
     return None
 
 
+def kill_running(job_ids: list[int], timeout_s: float = 30) -> bool:
+    """SIGKILL the pool process running one of the jobs; False where none ran (or it had just
+    ended)."""
+    pid = running_pid(job_ids, timeout_s=timeout_s)
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def submit(count: int, *, steps: int = 8, step_s: float = 0.5, marks: int = 3) -> list[int]:
     """Jobs created as a request creates them (each in its transaction; the send after)."""
     from django.db import transaction
