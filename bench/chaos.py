@@ -52,19 +52,7 @@ def main() -> None:
     redis_down = 8 if args.quick else REDIS_DOWN_S
     database_down = 35 if args.quick else DATABASE_DOWN_S
     folder = Path(tempfile.mkdtemp(prefix="chaos-"))
-    redis = chaos.RedisServer(folder)
-    redis.start()
-    db = connection.settings_dict
-    proxy = chaos.DatabaseProxy(db.get("HOST") or "127.0.0.1", int(db.get("PORT") or 5432))
-    proxy.start()
-    env = {
-        **os.environ,
-        **chaos.FAST_SETTINGS,
-        "DATABASE_URL": chaos.database_url({**db, "HOST": "127.0.0.1", "PORT": proxy.port}),
-        "CELERY_BROKER_URL": redis.url,
-        "LOG_LEVEL": "INFO",
-    }
-    worker = chaos.Worker(folder / "worker.log", env)
+    redis, proxy, worker = chaos.faults(folder, connection.settings_dict)
     rows = []
 
     def row(name: str, faults: int, jobs: list[int], fault_ended: float) -> None:

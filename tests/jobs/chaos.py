@@ -229,6 +229,25 @@ class Worker:
             self._log.close()
 
 
+def faults(folder: Path, db_settings: dict) -> tuple[RedisServer, DatabaseProxy, Worker]:
+    """A Redis of its own and a proxy to the database, both started, and a worker (not yet
+    started) that reaches them, with FAST_SETTINGS and the test settings."""
+    redis = RedisServer(folder)
+    redis.start()
+    host, port = db_settings.get("HOST") or "127.0.0.1", int(db_settings.get("PORT") or 5432)
+    proxy = DatabaseProxy(host, port)
+    proxy.start()
+    env = {
+        **os.environ,
+        **FAST_SETTINGS,
+        "DJANGO_SETTINGS_MODULE": "energyrec.settings.test",
+        "DATABASE_URL": database_url({**db_settings, "HOST": "127.0.0.1", "PORT": proxy.port}),
+        "CELERY_BROKER_URL": redis.url,
+        "LOG_LEVEL": "INFO",
+    }
+    return redis, proxy, Worker(folder / "worker.log", env)
+
+
 @contextmanager
 def broker(url: str) -> Iterator[None]:
     """This process's Celery app sends to `url` for the block (its pools made again)."""

@@ -4,7 +4,6 @@ is down, and the database refuses connections for longer than the old retries la
 30 s). Afterwards every job has succeeded or failed with its error, none is stuck, and every
 job's effects were written exactly once (tests/jobs/chaos.py)."""
 
-import os
 import time
 
 import pytest
@@ -23,19 +22,7 @@ def faults(tmp_path, django_db_blocker):
     from conftest import require_integration
 
     require_integration()
-    redis = chaos.RedisServer(tmp_path)
-    redis.start()
-    db = connection.settings_dict
-    proxy = chaos.DatabaseProxy(db.get("HOST") or "127.0.0.1", int(db.get("PORT") or 5432))
-    proxy.start()
-    env = {
-        **os.environ,
-        **chaos.FAST_SETTINGS,
-        "DJANGO_SETTINGS_MODULE": "energyrec.settings.test",
-        "DATABASE_URL": chaos.database_url({**db, "HOST": "127.0.0.1", "PORT": proxy.port}),
-        "CELERY_BROKER_URL": redis.url,
-    }
-    worker = chaos.Worker(tmp_path / "worker.log", env)
+    redis, proxy, worker = chaos.faults(tmp_path, connection.settings_dict)
     try:
         with chaos.broker(redis.url):
             worker.start()
