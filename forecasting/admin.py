@@ -1,17 +1,18 @@
 """Readings, series, the model registry and forecast runs in the back office: read-only
 pages scoped to the staff user's utilities, the readings upload, promote and roll back."""
 
+from zoneinfo import ZoneInfo
+
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.shortcuts import redirect, render
-from django.urls import path, reverse
+from django.urls import path
 from django.utils.html import format_html, format_html_join
 
 from stakeholders import charts
 from stakeholders.admin_display import readable_table
 from stakeholders.admin_scoping import ScopedAdmin, refused, related_scope, requires
-from stakeholders.csvimport import CsvImportError
+from stakeholders.admin_upload import CsvFileField, upload_page
 from stakeholders.formatting import (
     DASH,
     kw,
@@ -22,6 +23,7 @@ from stakeholders.formatting import (
     pct,
     share,
 )
+from stakeholders.localtime import hour_starts
 from stakeholders.models import Utility
 
 from .models import (
@@ -35,42 +37,66 @@ from .models import (
 )
 from .services.forecasts import building_forecast_values
 from .services.models import ForecastError, forecast_model_promote, forecast_model_rollback
-from .services.readings import readings_csv_import
-
-MAX_UPLOAD_MB = 50
 
 
 class ReadingsUploadForm(forms.Form):
     """Only the utilities the user may name are offered (and accepted)."""
 
     utility = forms.ModelChoiceField(queryset=Utility.objects.none())
-    csv_file = forms.FileField(
-        help_text="Columns: building_code, timestamp (interval start, YYYY-MM-DD HH:00, "
-        "local time or with an offset), kwh. Larger files: manage.py import_readings."
+    csv_file = CsvFileField(
+        command="import_readings",
+        help_text="Columns: building_code, timestamp (interval start: local time "
+        "YYYY-MM-DD HH:00, or with its UTC offset, which the fall-back day's repeated hour "
+        "needs), kwh.",
     )
-
-    def clean_csv_file(self):
-        upload = self.cleaned_data["csv_file"]
-        if upload.size > MAX_UPLOAD_MB * 2**20:
-            raise forms.ValidationError(
-                f"The file is over {MAX_UPLOAD_MB} MB: use manage.py import_readings."
-            )
-        return upload
 
     def __init__(self, *args, utilities: QuerySet[Utility], **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["utility"].queryset = utilities
 
 
-def _hours_table(values, write, unit: str) -> str:
-    cells = (
-        (f"{hour:02d}", "missing" if value != value else write(value))
-        for hour, value in enumerate(values)
+class WeatherUploadForm(ReadingsUploadForm):
+    KINDS = (
+        ("measured", "Measured: temperature_c and optionally humidity_pct"),
+        ("forecasts", "Day-ahead forecasts: temperature_c forecast for each hour"),
     )
+
+    kind = forms.ChoiceField(choices=KINDS, widget=forms.RadioSelect, initial="measured")
+    csv_file = CsvFileField(
+        command="import_weather",
+        help_text="Columns: timestamp (as for readings), temperature_c, and for measurements "
+        "optionally humidity_pct.",
+    )
+
+
+def _readings_summary(result: dict) -> str:
+    return (
+        f"Imported {result.get('rows', 0):,} readings for {result.get('buildings', 0):,} "
+        f"building(s), {result.get('days', 0):,} building-days."
+    )
+
+
+def _weather_summary(result: dict) -> str:
+    return (
+        f"Imported {result.get('rows', 0):,} hours over {result.get('days', 0):,} day(s): "
+        f"{', '.join(result.get('series', []))}."
+    )
+
+
+def _hours_table(values, write, unit: str, day, timezone: str, repeated=None) -> str:
+    """Every hour that happened on the local day, labelled with its zone: 23 rows on the
+    spring-forward day, 25 on the fall-back day (its repeated hour's second pass from
+    `repeated`)."""
+    rows, seen = [], set()
+    for slot, moment in hour_starts(day, ZoneInfo(timezone)):
+        value = repeated if slot in seen else values[slot]
+        seen.add(slot)
+        present = value is not None and value == value
+        rows.append((local_time(moment, timezone, "%H:%M"), write(value) if present else "missing"))
     return format_html(
         "<table><tr><th>hour</th><th>{}</th></tr>{}</table>",
         unit,
-        format_html_join("", "<tr><td>{}:00</td><td>{}</td></tr>", cells),
+        format_html_join("", "<tr><td>{}</td><td>{}</td></tr>", rows),
     )
 
 
@@ -125,7 +151,9 @@ class MeterDayAdmin(ReadOnlyAdmin):
 
     @admin.display(description="hourly kWh")
     def hours(self, day: MeterDay) -> str:
-        return _hours_table(day.hourly_kwh, kwh, "kWh")
+        return _hours_table(
+            day.hourly_kwh, kwh, "kWh", day.day, day.building.utility.timezone, day.repeated_kwh
+        )
 
     def get_urls(self):
         return [
@@ -155,29 +183,13 @@ class MeterDayAdmin(ReadOnlyAdmin):
             request.FILES or None,
             utilities=related_scope(request, Utility, self.admin_site),
         )
-        errors = []
-        if request.method == "POST" and form.is_valid():
-            utility, upload = form.cleaned_data["utility"], form.cleaned_data["csv_file"]
-            try:
-                counts = readings_csv_import(utility=utility, stream=upload.read())
-            except CsvImportError as exc:
-                errors = exc.errors
-            else:
-                done = f"Imported {counts['rows']:,} readings for {counts['buildings']} building(s)"
-                self.log_change(request, utility, f"{done} from {upload.name}.")
-                self.message_user(request, f"{done}.")
-                return redirect(reverse("admin:forecasting_meterday_changelist"))
-        return render(
-            request,
-            "admin/csv_upload.html",
-            {
-                **self.admin_site.each_context(request),
-                "title": "Upload readings (CSV)",
-                "form": form,
-                "errors": errors,
-                "opts": self.model._meta,
-            },
-        )
+        return upload_page(
+            self, request, form=form, title="Upload readings (CSV)",
+            job_kind="forecasting.import_readings",
+            params=lambda data: {"utility_id": data["utility"].pk},
+            describe=_readings_summary,
+            what="readings",
+        )  # fmt: skip
 
 
 @admin.register(SeriesDay)
@@ -188,6 +200,44 @@ class SeriesDayAdmin(ReadOnlyAdmin):
     list_select_related = ("utility",)
     fields = ("utility", "series", "day", "origin", "hours")
     readonly_fields = fields
+    change_list_template = "admin/forecasting/seriesday/change_list.html"
+
+    def get_urls(self):
+        return [
+            path(
+                "upload/",
+                self.admin_site.admin_view(self.upload_view),
+                name="forecasting_seriesday_upload",
+            ),
+            *super().get_urls(),
+        ]
+
+    def has_upload_permission(self, request) -> bool:
+        """An upload adds series days and changes stored ones: both permissions."""
+        return self.has_model_permission(request, "add") and self.has_model_permission(
+            request, "change"
+        )
+
+    def upload_view(self, request):
+        if not self.has_upload_permission(request):
+            return refused(
+                request, self, "Uploading weather needs the permissions to add and to change "
+                "series days. Nothing was imported.",
+            )  # fmt: skip
+        form = WeatherUploadForm(
+            request.POST or None,
+            request.FILES or None,
+            utilities=related_scope(request, Utility, self.admin_site),
+        )
+        return upload_page(
+            self, request, form=form, title="Upload weather (CSV)",
+            job_kind="forecasting.import_weather",
+            params=lambda data: {
+                "utility_id": data["utility"].pk, "forecasts": data["kind"] == "forecasts"
+            },
+            describe=_weather_summary,
+            what="weather",
+        )  # fmt: skip
 
     @admin.display(description="mean")
     def mean_value(self, day: SeriesDay) -> str:
@@ -197,7 +247,10 @@ class SeriesDayAdmin(ReadOnlyAdmin):
 
     @admin.display(description="hourly values")
     def hours(self, day: SeriesDay) -> str:
-        return _hours_table(day.hourly_values, SERIES_FORMATS[day.series], day.get_series_display())
+        return _hours_table(
+            day.hourly_values, SERIES_FORMATS[day.series], day.get_series_display(), day.day,
+            day.utility.timezone,
+        )  # fmt: skip
 
 
 def _cvrmse(metrics: dict, name: str) -> str:

@@ -21,6 +21,11 @@ class MeterDay(models.Model):
     present_mask = models.PositiveIntegerField(
         default=FULL_MASK, help_text="Bit h set when hour h was measured."
     )
+    repeated_kwh = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="The fall-back day's repeated hour, its second pass (a 25-hour day).",
+    )
     total_kwh = models.FloatField(help_text="Sum of the measured hours.")
     peak_kw = models.FloatField(help_text="Largest measured hourly value.")
     origin = models.CharField(max_length=10, choices=DataOrigin.choices)

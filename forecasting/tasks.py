@@ -5,6 +5,7 @@ from jobs.models import JobRun
 from jobs.reconciler import reconcile_step
 from jobs.services import TRANSIENT_ERRORS, JobContext
 from jobs.tasks import job_task
+from stakeholders.csvimport import csv_import_work
 from stakeholders.models import Utility
 
 from . import lstm
@@ -19,6 +20,7 @@ from .services.forecasts import (
     forecast_runs_reconcile,
 )
 from .services.models import forecast_model_train
+from .services.readings import readings_csv_import, weather_csv_import
 
 reconcile_step(forecast_runs_reconcile)
 
@@ -97,3 +99,28 @@ def forecast_daily(context: JobContext) -> None:
         runs = forecast_runs_for_tomorrow()
         result["runs"] = [run.pk for run in runs]
         context.counts["runs"] = len(runs)
+
+
+@job_task("forecasting.import_readings")
+def import_readings(context: JobContext) -> None:
+    """Check and import an uploaded readings CSV: every row, or none."""
+    utility = Utility.objects.get(pk=context.params["utility_id"])
+    csv_import_work(
+        context,
+        lambda stream, progress: readings_csv_import(
+            utility=utility, stream=stream, progress=progress
+        ),
+    )
+
+
+@job_task("forecasting.import_weather")
+def import_weather(context: JobContext) -> None:
+    """Check and import an uploaded weather CSV (measured, or day-ahead forecasts)."""
+    utility = Utility.objects.get(pk=context.params["utility_id"])
+    csv_import_work(
+        context,
+        lambda stream, progress: weather_csv_import(
+            utility=utility, stream=stream, forecasts=bool(context.params.get("forecasts")),
+            progress=progress,
+        ),
+    )  # fmt: skip

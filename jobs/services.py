@@ -61,6 +61,15 @@ class JobError(Exception):
     """A job cannot be created or run as asked."""
 
 
+class JobRefused(Exception):
+    """The job's input cannot be used as given. Its message and `details` are for people: the
+    job fails with them and without a traceback."""
+
+    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.details = details or {}
+
+
 class JobSuperseded(Exception):
     """Another delivery of the same job owns it now; this one must leave no trace."""
 
@@ -242,6 +251,8 @@ def _finish(context: JobContext, *, status: str, result=None, error: str = "") -
     }
     if status == JobRun.Status.SUCCEEDED:
         changes.update(progress=100, progress_note="", result=result or {})
+    elif result:
+        changes["result"] = result
     return bool(
         JobRun.objects.filter(
             pk=context.job_id, status=JobRun.Status.RUNNING, attempts=context.attempt
@@ -381,6 +392,9 @@ def job_execute(
         except TRANSIENT_ERRORS:
             job_release(job_id=job_id, attempt=attempt)
             raise
+        except JobRefused as exc:
+            _finish(context, status=JobRun.Status.FAILED, error=str(exc), result=exc.details)
+            logger.info("job #%s (%s) refused its input: %s", job_id, job.kind, exc)
         except Exception as exc:
             _finish(context, status=JobRun.Status.FAILED, error=_describe(exc))
             logger.exception("job #%s (%s) failed", job_id, job.kind)

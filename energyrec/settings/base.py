@@ -37,8 +37,12 @@ INSTALLED_APPS = [
     "projects",
 ]
 
+# The largest CSV a page accepts; the import commands take any size.
+UPLOAD_MAX_MB = 50
+
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "energyrec.limits.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -2,6 +2,8 @@
 CELERY_BROKER_URL points at Redis (the integration tests need both, and CI sets both)."""
 
 import os
+import tempfile
+from pathlib import Path
 
 os.environ.setdefault("SECRET_KEY", "test-only-key")
 os.environ.setdefault("ALLOWED_HOSTS", "localhost,127.0.0.1,testserver")
@@ -20,6 +22,9 @@ STORAGES = {
 LOGGING = {**LOGGING, "loggers": {**LOGGING["loggers"], "axes": {"level": "WARNING"}}}  # noqa: F405
 # Job kinds that exist only to test the job machinery (slow steps, failures, effects to count).
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.jobs_testapp"]
+
+# Uploads wait for their import job in a folder of the test run's own.
+MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="energyrec-test-media-"))
 
 # Whitenoise serves from the finders here; the folder only has to exist.
 (VAR_DIR / "static").mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,7 @@ day needs an event.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -19,10 +19,10 @@ from django.utils import timezone
 
 from jobs.models import JobRun
 from jobs.services import job_create
+from stakeholders.localtime import HOURS, hour_starts
 from stakeholders.models import Building, Utility
 
 from .. import cleaning, lstm
-from ..calendar import us_holidays
 from ..evaluation import static_features
 from ..grid import Quantiles, aggregate, grade
 from ..models import (
@@ -33,6 +33,7 @@ from ..models import (
     GridStatusHour,
     SeriesDay,
 )
+from ..selectors import utility_holidays
 from .models import ForecastError, active_model
 from .windows import bulk_insert, readings_window, series_window
 
@@ -119,8 +120,8 @@ def _unpack(blobs) -> np.ndarray:
     return np.frombuffer(b"".join(bytes(blob) for blob in blobs), dtype=_F32)
 
 
-def _calendar(days: list[date]) -> np.ndarray:
-    holidays = us_holidays({day.year for day in days})
+def _calendar(utility: Utility, days: list[date]) -> np.ndarray:
+    holidays = utility_holidays(utility=utility, years={day.year for day in days})
     return lstm.calendar_features(
         np.array([day.weekday() for day in days]),
         np.array([day in holidays for day in days], dtype=np.float32),
@@ -178,7 +179,7 @@ def forecast_chunk_compute(*, run: ForecastRun, first_id: int, last_id: int) -> 
             padded,
             temperature,
             forecast_t,
-            _calendar([first + timedelta(days=d) for d in range(span)]),
+            _calendar(run.utility, [first + timedelta(days=d) for d in range(span)]),
             static_features(load[usable], pv),
             np.array([lookback]),
             trained.config,
@@ -262,10 +263,13 @@ def forecast_aggregate(*, run: ForecastRun) -> dict:
     AggregateForecast.objects.filter(run=run).delete()
     GridStatusHour.objects.filter(run=run).delete()
     tz = ZoneInfo(utility.timezone)
-    # Hours counted in UTC from local midnight: on a daylight-saving day wall-clock arithmetic
-    # would give two labels to one instant.
-    start = datetime.combine(run.day, time(0), tzinfo=tz).astimezone(UTC)
-    hours = [start + timedelta(hours=h) for h in range(run.horizon_h)]
+    # Every hour that happens on the run's local days, each with the forecast of its wall-clock
+    # slot (stakeholders.localtime): 23 on the spring-forward day, 25 on the fall-back day.
+    hours = [
+        (offset * HOURS + slot, moment)
+        for offset in range(run.horizon_h // HOURS)
+        for slot, moment in hour_starts(run.day + timedelta(days=offset), tz)
+    ]
     counts = np.bincount(groups, minlength=len(feeders) + 1)
     aggregates, grid_rows = [], []
     targets = [(None, total, 0, utility.capacity_kw)] + [
@@ -287,7 +291,7 @@ def forecast_aggregate(*, run: ForecastRun) -> dict:
         strain = grade(
             source.p50[take], capacity, utility.high_strain_pct, utility.critical_strain_pct
         )
-        for h, moment in enumerate(hours):
+        for h, moment in hours:
             grid_rows.append(
                 GridStatusHour(
                     run=run, feeder=feeder, starts_at=moment, forecast_kw=float(source.p50[take, h]),

@@ -11,6 +11,7 @@ from django.urls import reverse
 from forecasting.models import MeterDay
 from stakeholders.models import Building
 from tests.admin.conftest import staff_member
+from tests.uploads import finish_upload
 
 pytestmark = pytest.mark.django_db
 
@@ -65,12 +66,15 @@ def test_a_building_upload_with_both_permissions_imports_and_is_logged(client, w
         a.utility.organization, permissions=[*BUILDING_PERMISSIONS, "stakeholders.change_building"]
     )
     client.force_login(user)
-    response = upload_buildings(client, a.utility, a.owner)
-    assert response.status_code == 302
+    page = finish_upload(client, upload_buildings(client, a.utility, a.owner))
+    assert "Imported 1 building(s)." in page.content.decode()
     assert Building.objects.get(code="N-01").utility == a.utility
     entry = LogEntry.objects.get(user=user)
     assert (entry.content_type.model, entry.object_id) == ("utility", str(a.utility.pk))
-    assert entry.get_change_message() == f"Imported 1 building(s) of {a.owner} from upload.csv."
+    job = page.context["job"]
+    assert entry.get_change_message() == (
+        f"Uploaded upload.csv (buildings of {a.owner}): checked and imported by job #{job.pk}."
+    )
 
 
 def test_the_building_upload_offers_only_the_member_s_utilities_and_owners(client, world):
@@ -120,12 +124,15 @@ def test_a_readings_upload_with_both_permissions_imports_and_is_logged(client, w
         a.utility.organization, permissions=[*READING_PERMISSIONS, "forecasting.change_meterday"]
     )
     client.force_login(user)
-    response = upload_readings(client, a.utility, "A-01")
-    assert response.status_code == 302
+    page = finish_upload(client, upload_readings(client, a.utility, "A-01"))
+    assert "Imported 1 readings for 1 building(s), 1 building-days." in page.content.decode()
     assert MeterDay.objects.get(day=date(2026, 7, 3)).building.utility == a.utility
     entry = LogEntry.objects.get(user=user)
     assert (entry.content_type.model, entry.object_id) == ("utility", str(a.utility.pk))
-    assert entry.get_change_message() == "Imported 1 readings for 1 building(s) from upload.csv."
+    job = page.context["job"]
+    assert entry.get_change_message() == (
+        f"Uploaded upload.csv (readings): checked and imported by job #{job.pk}."
+    )
 
 
 def test_a_readings_upload_into_another_utility_is_refused(client, world):

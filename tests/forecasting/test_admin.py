@@ -10,6 +10,7 @@ from django.urls import reverse
 from forecasting.models import MeterDay
 from forecasting.services.readings import meter_days_upsert
 from tests.factories import BuildingFactory, UtilityFactory
+from tests.uploads import finish_upload
 
 pytestmark = pytest.mark.django_db
 
@@ -38,12 +39,11 @@ def test_staff_upload_stores_the_readings_and_redirects(client, staff_user, hall
     response = upload(
         client, hall.utility, "building_code,timestamp,kwh\nH-01,2026-07-01 17:00,6.25\n"
     )
-    assert response.status_code == 302
-    assert response.url == reverse("admin:forecasting_meterday_changelist")
+    assert response.url.startswith(reverse(UPLOAD) + "?job=")
+    page = finish_upload(client, response)
     day = MeterDay.objects.get(building=hall, day=date(2026, 7, 1))
     assert (day.hourly_kwh[17], day.total_kwh, day.hours_present) == (6.25, 6.25, 1)
-    listing = client.get(response.url)
-    assert "Imported 1 readings for 1 building(s)." in listing.content.decode()
+    assert "Imported 1 readings for 1 building(s), 1 building-days." in page.content.decode()
 
 
 def test_bad_upload_shows_each_error_line_and_saves_nothing(client, staff_user, hall):
@@ -56,9 +56,9 @@ def test_bad_upload_shows_each_error_line_and_saves_nothing(client, staff_user, 
         "H-01,2026-07-01 18:00,-2\n"
         "ZZ-9,2026-07-01 19:00,1\n",
     )
-    assert response.status_code == 200
-    page = response.content.decode()
-    assert "The file has 2 errors; nothing was saved." in page
+    page = finish_upload(client, response).content.decode()
+    assert "2 error(s) in readings.csv; nothing was saved." in page
+    assert "Traceback" not in page
     assert "<td>3</td><td>kWh -2 is below 0</td>" in page
     assert "<td>4</td><td>building &#x27;ZZ-9&#x27; is not on Utility X</td>" in page
     assert not MeterDay.objects.exists()
@@ -102,5 +102,22 @@ def test_meter_day_page_lists_its_hours(client, staff_user, hall):
     page = client.get(
         reverse("admin:forecasting_meterday_change", args=[MeterDay.objects.get().pk])
     ).content.decode()
-    assert "<td>05:00</td><td>3.5 kWh</td>" in page
-    assert "<td>06:00</td><td>missing</td>" in page
+    assert "<td>05:00 PDT</td><td>3.5 kWh</td>" in page
+    assert "<td>06:00 PDT</td><td>missing</td>" in page
+
+
+def test_a_fall_back_day_page_lists_25_hours_with_the_repeated_one_twice(client, staff_user, hall):
+    values = np.arange(24, dtype=float)[None]
+    meter_days_upsert(
+        building_ids=np.array([hall.pk]), days=[date(2026, 11, 1)], kwh=values,
+        repeated=np.array([9.5]), origin="uploaded",
+    )  # fmt: skip
+    client.force_login(staff_user)
+    page = client.get(
+        reverse("admin:forecasting_meterday_change", args=[MeterDay.objects.get().pk])
+    ).content.decode()
+    assert page.count("</td></tr>") == 25
+    assert "<td>01:00 PDT</td><td>1.0 kWh</td>" in page
+    assert "<td>01:00 PST</td><td>9.5 kWh</td>" in page
+    assert "<td>23:00 PST</td><td>23.0 kWh</td>" in page
+    assert MeterDay.objects.get().total_kwh == sum(range(24)) + 9.5

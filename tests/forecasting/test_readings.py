@@ -106,7 +106,12 @@ def test_csv_import_stores_each_reading_at_its_hour(utility, hall):
         "H-01,2026-07-01 14:00,7.5\n"
         "S-02,2026-07-02T23:00,0.5\n",
     )
-    assert counts == {"rows": 3, "buildings": 2, "days": 2}
+    assert {key: counts[key] for key in ("rows", "buildings", "days", "review_count")} == {
+        "rows": 3,
+        "buildings": 2,
+        "days": 2,
+        "review_count": 0,
+    }
     day = MeterDay.objects.get(building=hall, day=JULY_1)
     assert (day.hourly_kwh[0], day.hourly_kwh[14]) == (1.25, 7.5)
     assert day.hours_present == 2
@@ -147,7 +152,11 @@ def test_csv_import_reports_every_error_with_its_line_and_saves_nothing(utility,
         import_csv(utility, text)
     # then
     assert [(e.line, e.reason) for e in raised.value.errors] == [
-        (3, "timestamp '2026-13-01 00:00' is not a date and hour (use YYYY-MM-DD HH:00)"),
+        (
+            3,
+            "timestamp '2026-13-01 00:00' is not a date and hour (use YYYY-MM-DD HH:00, "
+            "optionally with its UTC offset, e.g. 2026-11-01T01:00-06:00)",
+        ),
         (4, "timestamp '2026-07-01 10:30' is not on the hour"),
         (5, "kWh -1 is below 0"),
         (6, "kWh 'lots' is not a number"),

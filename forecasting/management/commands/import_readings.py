@@ -1,14 +1,15 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from forecasting.services.readings import readings_csv_import
-from stakeholders.csvimport import import_file_for_command
+from stakeholders.csvimport import import_file_for_command, write_import_notes
 from stakeholders.models import Utility
 
 
 class Command(BaseCommand):
     help = (
         "Import hourly readings from a CSV with columns building_code, timestamp, kwh "
-        "(timestamp = interval start, YYYY-MM-DD HH:00). A file with any error saves nothing."
+        "(timestamp = interval start: local time YYYY-MM-DD HH:00, or with its UTC offset, "
+        "which the fall-back day's repeated hour needs). A file with any error saves nothing."
     )
 
     def add_arguments(self, parser):
@@ -20,7 +21,11 @@ class Command(BaseCommand):
         if found is None:
             raise CommandError(f"No utility named {utility!r}.")
         counts = import_file_for_command(
-            self, csv_path, lambda stream: readings_csv_import(utility=found, stream=stream)
+            self,
+            csv_path,
+            lambda stream: readings_csv_import(
+                utility=found, stream=stream, progress=lambda rows: self._progress(rows)
+            ),
         )
         self.stdout.write(
             self.style.SUCCESS(
@@ -28,3 +33,7 @@ class Command(BaseCommand):
                 f"{counts['days']:,} building-days."
             )
         )
+        write_import_notes(self, counts)
+
+    def _progress(self, rows: int) -> None:
+        self.stderr.write(f"... {rows:,} rows read")
