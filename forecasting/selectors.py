@@ -8,9 +8,10 @@ from datetime import date, datetime, timedelta
 import numpy as np
 from django.db.models import Avg, Count, Max, OuterRef, QuerySet, Subquery
 
-from stakeholders.models import Building
+from stakeholders.models import Building, ProgramHoliday, Utility
 from stakeholders.selectors import building_list
 
+from .calendar import holiday_dates
 from .hourly import unpack_days
 from .models import AggregateForecast, ForecastRun, GridStatusHour, MeterDay
 
@@ -180,3 +181,13 @@ def feeder_loading(*, run_ids: list[int]) -> list[FeederLoading]:
         for feeder_id, name, capacity_kw, forecast_kw, _, starts_at, level in peaks.values()
     ]  # fmt: skip
     return sorted(loadings, key=lambda f: f.peak_p50_kw / f.capacity_kw, reverse=True)
+
+
+def utility_holidays(*, utility: Utility, years) -> set[date]:
+    """The utility's holidays in `years`: its country's and region's public holidays and the
+    days its program added by hand."""
+    years = sorted(set(years))
+    extra = ProgramHoliday.objects.filter(
+        utility=utility, day__year__gte=years[0], day__year__lte=years[-1]
+    ).values_list("day", flat=True)
+    return holiday_dates(years, country=utility.country, region=utility.region, extra=extra)

@@ -19,8 +19,17 @@ from celery import Task, shared_task
 from celery.signals import worker_ready
 from django.conf import settings
 
+from .models import JobRun
 from .reconciler import job_reconcile
-from .services import SEND_ERRORS, TRANSIENT_ERRORS, JobContext, job_create, job_execute, job_fail
+from .services import (
+    SEND_ERRORS,
+    TRANSIENT_ERRORS,
+    JobContext,
+    JobError,
+    job_create,
+    job_execute,
+    job_fail,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +92,21 @@ def job_task(name: str) -> Callable[[Callable[[JobContext], Any]], Task]:
         return run
 
     return decorate
+
+
+def jobs_run_here(*, after_pk: int, worker: str) -> list[JobRun]:
+    """Run every job queued since `after_pk`, in this process and in order, until none is left
+    (a job may queue the next): what a command does for a person at a terminal. Their messages
+    reach a worker too, which finds them claimed or done. JobError names a job that failed."""
+    done = []
+    while job := JobRun.objects.filter(pk__gt=after_pk, status=JobRun.Status.QUEUED).first():
+        finished = job_execute(job_id=job.pk, work=JOB_TASKS[job.kind], worker=worker)
+        if finished is None or finished.status != JobRun.Status.SUCCEEDED:
+            reason = (finished.error if finished else "claimed elsewhere").split("\n\n")[0]
+            raise JobError(f"Job #{job.pk} ({job.kind}) did not succeed: {reason[:500]}")
+        done.append(finished)
+        after_pk = job.pk
+    return done
 
 
 @shared_task(name="jobs.enqueue", bind=True)

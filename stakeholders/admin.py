@@ -1,11 +1,13 @@
 """The directory in the back office: organizations, utilities, feeders, buildings (with the
 CSV upload) and memberships, each scoped to the staff user's organizations."""
 
+from zoneinfo import available_timezones
+
+import holidays
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, Q, QuerySet
-from django.shortcuts import redirect, render
-from django.urls import path, reverse
+from django.urls import path
 from django.utils.html import format_html
 
 from forecasting.selectors import building_load_profile, next_forecast_day, with_load_summary
@@ -23,17 +25,18 @@ from .admin_scoping import (
     request_organization_ids,
     requires,
 )
-from .csvimport import CsvImportError
+from .admin_upload import CsvFileField, upload_page
 from .formatting import kw, pct
 from .models import (
     Building,
     Feeder,
     Membership,
     Organization,
+    ProgramHoliday,
     Utility,
 )
 from .selectors import sees_everything
-from .services import building_upsert, building_validate, buildings_csv_import
+from .services import building_upsert, building_validate, utility_ensure, utility_validate
 
 
 def owner_choices(request) -> QuerySet[Organization]:
@@ -87,9 +90,52 @@ class FeederInline(ScopedTabularInline):
     extra = 0
 
 
+class ProgramHolidayInline(ScopedTabularInline):
+    model = ProgramHoliday
+    extra = 0
+    verbose_name = "program holiday (beyond the country's public ones)"
+
+
+class UtilityForm(forms.ModelForm):
+    """A utility as a newcomer sets it up: the zone and the holiday calendar from lists."""
+
+    timezone = forms.ChoiceField(
+        choices=[(zone, zone) for zone in sorted(available_timezones())],
+        help_text="IANA time zone of the service area; readings are read in its local time.",
+    )
+    country = forms.ChoiceField(
+        choices=[(code, code) for code in sorted(holidays.list_supported_countries())],
+        help_text="ISO 3166 code whose public holidays the forecasts know.",
+    )
+
+    class Meta:
+        model = Utility
+        fields = (
+            "name", "capacity_kw", "high_strain_pct", "critical_strain_pct", "timezone",
+            "country", "region",
+        )  # fmt: skip
+
+    def clean(self):
+        cleaned = super().clean()
+        problems = utility_validate(
+            capacity_kw=cleaned.get("capacity_kw") or 0,
+            high_strain_pct=cleaned.get("high_strain_pct") or 0,
+            critical_strain_pct=cleaned.get("critical_strain_pct") or 0,
+            timezone=cleaned.get("timezone", ""),
+            country=cleaned.get("country", ""),
+            region=cleaned.get("region", ""),
+        )
+        if problems:
+            raise forms.ValidationError(
+                [problem[:1].upper() + problem[1:] + "." for problem in problems]
+            )
+        return cleaned
+
+
 @admin.register(Utility)
 class UtilityAdmin(ScopedAdmin):
     organization_paths = ("organization",)
+    form = UtilityForm
     list_display = (
         "name",
         "capacity",
@@ -100,8 +146,22 @@ class UtilityAdmin(ScopedAdmin):
         "enrolled_count",
     )
     search_fields = ("name",)
-    inlines = (FeederInline,)
+    inlines = (FeederInline, ProgramHolidayInline)
     actions = ("train_model", "forecast_next_day")
+
+    def save_model(self, request, obj, form, change):
+        """Through the directory's service, which gives a new utility its own organization."""
+        data = form.cleaned_data
+        saved = utility_ensure(
+            name=obj.name, capacity_kw=data["capacity_kw"], timezone=data["timezone"],
+            country=data["country"], region=data["region"],
+            high_strain_pct=data["high_strain_pct"], critical_strain_pct=data["critical_strain_pct"],
+        )  # fmt: skip
+        obj.pk, obj.organization_id = saved.pk, saved.organization_id
+
+    def get_readonly_fields(self, request, obj=None):
+        # The name identifies a utility and its organization: changing it would make another.
+        return ("name",) if obj else ()
 
     # Training adds a forecast model and forecasting adds a run: those models' permissions.
     has_train_permission = requires("forecasting.add_forecastmodel")
@@ -196,10 +256,11 @@ class BuildingUploadForm(forms.Form):
 
     utility = forms.ModelChoiceField(queryset=Utility.objects.none())
     owner = forms.ModelChoiceField(queryset=Organization.objects.none())
-    csv_file = forms.FileField(
+    csv_file = CsvFileField(
+        command="import_buildings",
         help_text="Columns: code, name, building_type, floor_area_m2, tariff_usd_per_kwh, "
         "carbon_kg_per_kwh, curtailable_kw; optional feeder, pv_kw, battery_kwh, "
-        "max_setpoint_change_c, max_events_per_month, enrolled_on, consent_by."
+        "max_setpoint_change_c, max_events_per_month, enrolled_on, consent_by.",
     )
 
     def __init__(
@@ -383,30 +444,13 @@ class BuildingAdmin(ScopedAdmin):
             utilities=related_scope(request, Utility, self.admin_site),
             owners=owner_choices(request),
         )
-        errors = []
-        if request.method == "POST" and form.is_valid():
-            utility, owner = form.cleaned_data["utility"], form.cleaned_data["owner"]
-            upload = form.cleaned_data["csv_file"]
-            try:
-                counts = buildings_csv_import(utility=utility, owner=owner, stream=upload.read())
-            except CsvImportError as exc:
-                errors = exc.errors
-            else:
-                done = f"Imported {counts['buildings']} building(s)"
-                self.log_change(request, utility, f"{done} of {owner} from {upload.name}.")
-                self.message_user(request, f"{done}.")
-                return redirect(reverse("admin:stakeholders_building_changelist"))
-        return render(
-            request,
-            "admin/csv_upload.html",
-            {
-                **self.admin_site.each_context(request),
-                "title": "Upload buildings (CSV)",
-                "form": form,
-                "errors": errors,
-                "opts": self.model._meta,
-            },
-        )
+        return upload_page(
+            self, request, form=form, title="Upload buildings (CSV)",
+            job_kind="stakeholders.import_buildings",
+            params=lambda data: {"utility_id": data["utility"].pk, "owner_id": data["owner"].pk},
+            describe=lambda result: f"Imported {result.get('buildings', 0):,} building(s).",
+            what=f"buildings of {form.cleaned_data['owner']}" if form.is_bound and form.is_valid() else "",
+        )  # fmt: skip
 
 
 @admin.register(Membership)

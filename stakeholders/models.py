@@ -1,10 +1,39 @@
 """Who is who: organizations, utilities, feeders, buildings and memberships (the directory).
 The reports each stakeholder receives live a layer up, in stakeholders.portal."""
 
+from zoneinfo import available_timezones
+
+import holidays
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+
+
+def validate_timezone(value: str) -> None:
+    if value not in available_timezones():
+        raise ValidationError(
+            f"{value!r} is not an IANA time zone (e.g. America/Chicago, Europe/Berlin)."
+        )
+
+
+def validate_holiday_country(value: str) -> None:
+    if value not in holidays.list_supported_countries():
+        raise ValidationError(
+            f"{value!r} is not a country the holidays calendar knows (ISO 3166 code, e.g. US, DE)."
+        )
+
+
+def holiday_region_problem(country: str, region: str) -> str | None:
+    """Why `region` is not a subdivision of `country` in the holidays calendar, or None."""
+    regions = holidays.list_supported_countries().get(country, [])
+    if region and region not in regions:
+        return (
+            f"{region!r} is not a region of {country} in the holidays calendar; "
+            f"known: {', '.join(regions) or 'none'}"
+        )
+    return None
 
 
 class Organization(models.Model):
@@ -44,7 +73,21 @@ class Utility(models.Model):
     critical_strain_pct = models.FloatField(
         default=95.0, help_text="Forecast load at or above this % of capacity is CRITICAL."
     )
-    timezone = models.CharField(max_length=64, default="America/Los_Angeles")
+    timezone = models.CharField(
+        max_length=64,
+        validators=[validate_timezone],
+        help_text="IANA time zone of the service area; readings are in its local time.",
+    )
+    country = models.CharField(
+        max_length=2,
+        validators=[validate_holiday_country],
+        help_text="ISO 3166 country code whose public holidays the forecasts know.",
+    )
+    region = models.CharField(
+        max_length=10,
+        blank=True,
+        help_text="State or province code for regional holidays (e.g. CA, BY); blank for none.",
+    )
 
     class Meta:
         verbose_name_plural = "utilities"
@@ -63,6 +106,28 @@ class Utility(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        problem = holiday_region_problem(self.country, self.region)
+        if problem:
+            raise ValidationError({"region": problem})
+
+
+class ProgramHoliday(models.Model):
+    """A day the program treats as a holiday beyond the country's public ones."""
+
+    utility = models.ForeignKey(Utility, on_delete=models.CASCADE, related_name="program_holidays")
+    day = models.DateField()
+    name = models.CharField(max_length=100)
+
+    class Meta:
+        ordering = ["utility", "day"]
+        constraints = [
+            models.UniqueConstraint(fields=["utility", "day"], name="program_holiday_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day:%Y-%m-%d} {self.name}"
 
 
 class Feeder(models.Model):

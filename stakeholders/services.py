@@ -1,11 +1,23 @@
 """Writes to the directory: organizations, utilities, feeders, buildings, people and roles."""
 
+import io
+import shutil
+import tempfile
 from datetime import date
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from .csvimport import CsvImportError, RowError, parse_float, read_rows
+from .csvimport import (
+    PROGRESS_EVERY,
+    CsvImportError,
+    RowError,
+    RowErrors,
+    open_csv,
+    parse_float,
+    parse_int,
+)
 from .models import (
     Building,
     BuildingType,
@@ -13,8 +25,12 @@ from .models import (
     Feeder,
     Membership,
     Organization,
+    ProgramHoliday,
     Role,
     Utility,
+    holiday_region_problem,
+    validate_holiday_country,
+    validate_timezone,
 )
 
 
@@ -23,6 +39,12 @@ class DirectoryError(ValueError):
 
 
 def organization_ensure(*, name: str, kind: str) -> Organization:
+    if not name.strip() or len(name) > 200:
+        raise DirectoryError("An organization needs a name of 1 to 200 characters.")
+    if kind not in Organization.Kind.values:
+        raise DirectoryError(
+            f"Unknown kind {kind!r}: one of {', '.join(Organization.Kind.values)}."
+        )
     organization, created = Organization.objects.get_or_create(name=name, defaults={"kind": kind})
     if not created and organization.kind != kind:
         raise DirectoryError(
@@ -31,20 +53,53 @@ def organization_ensure(*, name: str, kind: str) -> Organization:
     return organization
 
 
+def utility_validate(
+    *,
+    capacity_kw: float,
+    high_strain_pct: float,
+    critical_strain_pct: float,
+    timezone: str,
+    country: str,
+    region: str,
+) -> list[str]:
+    """Reasons a utility cannot be saved as given; empty when it can."""
+    problems = []
+    if not 0 < capacity_kw < 1e9:
+        problems.append("capacity must be above 0 kW (and below 1,000,000 MW)")
+    if not 0 < high_strain_pct < critical_strain_pct <= 150:
+        problems.append("strain thresholds must satisfy 0 < HIGH < CRITICAL <= 150 %")
+    for validator, value in ((validate_timezone, timezone), (validate_holiday_country, country)):
+        try:
+            validator(value)
+        except ValidationError as exc:
+            problems.extend(exc.messages)
+    region_problem = holiday_region_problem(country, region)
+    if region_problem:
+        problems.append(region_problem)
+    return problems
+
+
 @transaction.atomic
 def utility_ensure(
     *,
     name: str,
     capacity_kw: float,
+    timezone: str,
+    country: str = "US",
+    region: str = "",
     high_strain_pct: float = 80.0,
     critical_strain_pct: float = 95.0,
-    timezone: str = "America/Los_Angeles",
 ) -> Utility:
     """The utility named `name` with its own organization, created or updated."""
-    if capacity_kw <= 0:
-        raise DirectoryError("A utility's capacity must be above 0 kW.")
-    if not 0 < high_strain_pct < critical_strain_pct <= 150:
-        raise DirectoryError("Strain thresholds must satisfy 0 < HIGH < CRITICAL <= 150 %.")
+    if not name.strip() or len(name) > 200:
+        raise DirectoryError("A utility needs a name of 1 to 200 characters.")
+    problems = utility_validate(
+        capacity_kw=capacity_kw, high_strain_pct=high_strain_pct,
+        critical_strain_pct=critical_strain_pct, timezone=timezone, country=country,
+        region=region,
+    )  # fmt: skip
+    if problems:
+        raise DirectoryError(f"Utility {name}: " + "; ".join(problems) + ".")
     organization = organization_ensure(name=name, kind=Organization.Kind.UTILITY)
     utility, _ = Utility.objects.update_or_create(
         name=name,
@@ -54,13 +109,27 @@ def utility_ensure(
             "high_strain_pct": high_strain_pct,
             "critical_strain_pct": critical_strain_pct,
             "timezone": timezone,
+            "country": country,
+            "region": region,
         },
     )
     return utility
 
 
+def program_holiday_set(*, utility: Utility, day: date, name: str) -> ProgramHoliday:
+    """A day the program treats as a holiday on `utility`, added or renamed."""
+    if not name.strip() or len(name) > 100:
+        raise DirectoryError("A program holiday needs a name of 1 to 100 characters.")
+    holiday, _ = ProgramHoliday.objects.update_or_create(
+        utility=utility, day=day, defaults={"name": name}
+    )
+    return holiday
+
+
 def feeder_ensure(*, utility: Utility, name: str, capacity_kw: float) -> Feeder:
-    if capacity_kw <= 0:
+    if not name.strip() or len(name) > 100:
+        raise DirectoryError("A feeder needs a name of 1 to 100 characters.")
+    if not 0 < capacity_kw < 1e9:
         raise DirectoryError(f"Feeder {name}: capacity must be above 0 kW.")
     feeder, _ = Feeder.objects.update_or_create(
         utility=utility, name=name, defaults={"capacity_kw": capacity_kw}
@@ -68,19 +137,44 @@ def feeder_ensure(*, utility: Utility, name: str, capacity_kw: float) -> Feeder:
     return feeder
 
 
+# Plausible bounds of each building figure, checked before anything is saved: the database's
+# own constraints where it has them, and what a real building can be beyond.
+BUILDING_BOUNDS = {
+    "floor_area_m2": (0.0, 10_000_000.0, "m2"),
+    "tariff_usd_per_kwh": (0.0, 10.0, "$/kWh"),
+    "carbon_kg_per_kwh": (0.0, 2.0, "kg/kWh"),
+    "curtailable_kw": (0.0, 100_000.0, "kW"),
+    "pv_kw": (0.0, 100_000.0, "kW"),
+    "battery_kwh": (0.0, 1_000_000.0, "kWh"),
+    "max_setpoint_change_c": (0.0, 10.0, "°C"),
+}
+MAX_EVENTS_PER_MONTH = 31
+TEXT_LENGTHS = {"code": 64, "name": 200, "consent_by": 200}
+ENROLMENT_YEARS = (1990, 2100)
+
+
 def building_validate(*, utility: Utility, feeder: Feeder | None, fields: dict) -> list[str]:
     """Reasons a building cannot be saved as given; empty when it can."""
     problems = []
     if feeder is not None and feeder.utility_id != utility.pk:
         problems.append(f"feeder {feeder.name} belongs to another utility")
+    for name, limit in TEXT_LENGTHS.items():
+        if len(fields.get(name) or "") > limit:
+            problems.append(f"{name} is longer than {limit} characters")
     if fields.get("floor_area_m2") is not None and fields["floor_area_m2"] <= 0:
         problems.append("floor area must be above 0 m2")
-    if not 0 <= fields.get("tariff_usd_per_kwh", 0) <= 10:
-        problems.append("tariff must be between 0 and 10 $/kWh")
-    if not 0 <= fields.get("carbon_kg_per_kwh", 0) <= 2:
-        problems.append("carbon factor must be between 0 and 2 kg/kWh")
-    if fields.get("curtailable_kw", 0) < 0:
-        problems.append("curtailable kW cannot be negative")
+    for name, (low, high, unit) in BUILDING_BOUNDS.items():
+        value = fields.get(name)
+        if value is not None and not low <= value <= high:
+            problems.append(f"{name} {value:g} is outside {low:g}-{high:,g} {unit}")
+    events = fields.get("max_events_per_month")
+    if events is not None and not 0 <= events <= MAX_EVENTS_PER_MONTH:
+        problems.append(f"max_events_per_month {events} is outside 0-{MAX_EVENTS_PER_MONTH}")
+    enrolled_on = fields.get("enrolled_on")
+    if enrolled_on is not None and not ENROLMENT_YEARS[0] <= enrolled_on.year <= ENROLMENT_YEARS[1]:
+        problems.append(
+            f"enrolled_on {enrolled_on} is outside {ENROLMENT_YEARS[0]}-{ENROLMENT_YEARS[1]}"
+        )
     if fields.get("enrolled") and not (fields.get("enrolled_on") and fields.get("consent_by")):
         problems.append("an enrolled building needs its enrolment date and who consented")
     return problems
@@ -150,6 +244,19 @@ BUILDING_CSV_REQUIRED = [
     "curtailable_kw",
 ]
 BUILDING_CSV_OPTIONAL_FLOATS = ["pv_kw", "battery_kwh", "max_setpoint_change_c"]
+BUILDING_CSV_OPTIONAL = [
+    "feeder",
+    *BUILDING_CSV_OPTIONAL_FLOATS,
+    "max_events_per_month",
+    "enrolled_on",
+    "consent_by",
+]
+_BUILDING_WRITE_FIELDS = [
+    "owner", "feeder", "name", "building_type", "floor_area_m2", "tariff_usd_per_kwh",
+    "carbon_kg_per_kwh", "curtailable_kw", "pv_kw", "battery_kwh", "max_setpoint_change_c",
+    "max_events_per_month", "enrolled", "enrolled_on", "consent_by", "origin",
+]  # fmt: skip
+BUILDINGS_BATCH = 5_000
 
 
 def _building_fields(row: dict[str, str], feeders: dict[str, Feeder]) -> dict:
@@ -161,83 +268,142 @@ def _building_fields(row: dict[str, str], feeders: dict[str, Feeder]) -> dict:
         problems.append("name is empty")
     if row["building_type"] not in BuildingType.values:
         problems.append(
-            f"building_type {row['building_type']!r} is not one of {', '.join(BuildingType.values)}"
+            f"building_type {row['building_type'][:40]!r} is not one of "
+            f"{', '.join(BuildingType.values)}"
         )
     for name in BUILDING_CSV_REQUIRED[3:] + BUILDING_CSV_OPTIONAL_FLOATS:
         value = row.get(name, "")
         if not value and (name in BUILDING_CSV_OPTIONAL_FLOATS or name == "floor_area_m2"):
             continue
         try:
-            fields[name] = parse_float(value, name=name, minimum=0)
+            fields[name] = parse_float(value, name=name)
         except ValueError as exc:
             problems.append(str(exc))
     if row.get("max_events_per_month"):
         try:
-            fields["max_events_per_month"] = int(row["max_events_per_month"])
-        except ValueError:
-            problems.append(
-                f"max_events_per_month {row['max_events_per_month']!r} is not a whole number"
-            )
+            fields["max_events_per_month"] = parse_int(
+                row["max_events_per_month"], name="max_events_per_month", minimum=0,
+                maximum=MAX_EVENTS_PER_MONTH,
+            )  # fmt: skip
+        except ValueError as exc:
+            problems.append(str(exc))
     feeder_name = row.get("feeder", "")
     if feeder_name and feeder_name not in feeders:
-        problems.append(f"feeder {feeder_name!r} is not on this utility")
+        problems.append(f"feeder {feeder_name[:100]!r} is not on this utility")
     fields["feeder"] = feeders.get(feeder_name)
+    fields["enrolled"] = False
     if row.get("enrolled_on"):
         try:
             fields["enrolled_on"] = date.fromisoformat(row["enrolled_on"])
         except ValueError:
-            problems.append(f"enrolled_on {row['enrolled_on']!r} is not a date (YYYY-MM-DD)")
+            problems.append(f"enrolled_on {row['enrolled_on'][:40]!r} is not a date (YYYY-MM-DD)")
         fields["enrolled"] = True
         fields["consent_by"] = row.get("consent_by", "")
+    fields.update(code=row["code"], name=row["name"], building_type=row["building_type"])
     if problems:
         raise ValueError("; ".join(problems))
-    fields.update(name=row["name"], building_type=row["building_type"])
     return fields
 
 
-def buildings_csv_import(*, utility: Utility, owner: Organization, stream) -> dict[str, int]:
+def _checked_buildings(stream, utility: Utility, feeders, errors: RowErrors):
+    """The opened file and its (line, fields) rows that pass every check; the others go to
+    `errors`."""
+    csv_file = open_csv(
+        stream, required=BUILDING_CSV_REQUIRED, optional=BUILDING_CSV_OPTIONAL, errors=errors
+    )
+
+    def rows():
+        for line, row in csv_file.rows:
+            try:
+                fields = _building_fields(row, feeders)
+                problems = building_validate(
+                    utility=utility, feeder=fields["feeder"], fields=fields
+                )
+                if problems:
+                    raise ValueError("; ".join(problems))
+            except ValueError as exc:
+                errors.add(line, str(exc))
+                continue
+            yield line, fields
+
+    return csv_file, rows()
+
+
+def buildings_bulk_upsert(*, utility: Utility, owner: Organization, rows) -> int:
+    """Create or update `owner`'s buildings on `utility` from checked field dicts, in batches
+    (the caller holds the transaction)."""
+    written = 0
+    batch: list[Building] = []
+    for fields in rows:
+        batch.append(Building(utility=utility, owner=owner, origin=DataOrigin.UPLOADED, **fields))
+        if len(batch) == BUILDINGS_BATCH:
+            written += _write_buildings(batch)
+            batch = []
+    return written + (_write_buildings(batch) if batch else 0)
+
+
+def _write_buildings(batch: list[Building]) -> int:
+    Building.objects.bulk_create(
+        batch,
+        update_conflicts=True,
+        unique_fields=["utility", "code"],
+        update_fields=_BUILDING_WRITE_FIELDS,
+    )
+    return len(batch)
+
+
+def buildings_csv_import(*, utility: Utility, owner: Organization, stream, progress=None) -> dict:
     """Create or update `owner`'s buildings on `utility` from a CSV; all rows or none.
 
     Required columns: code, name, building_type, floor_area_m2 (may be empty), tariff_usd_per_kwh,
     carbon_kg_per_kwh, curtailable_kw. Optional: feeder, pv_kw, battery_kwh,
     max_setpoint_change_c, max_events_per_month, enrolled_on, consent_by.
+
+    The file is read twice as a stream: once to check every row (keeping only each code's
+    line), once to write in batches within one transaction.
     """
     feeders = {feeder.name: feeder for feeder in utility.feeders.all()}
-    errors: list[RowError] = []
-    parsed: list[tuple[str, dict]] = []
+    stream = _rereadable(stream)
+    start = stream.tell()
+    errors = RowErrors()
     first_line: dict[str, int] = {}
-    for line, row in read_rows(stream, required=BUILDING_CSV_REQUIRED):
-        try:
-            fields = _building_fields(row, feeders)
-            problems = building_validate(utility=utility, feeder=fields["feeder"], fields=fields)
-            if problems:
-                raise ValueError("; ".join(problems))
-        except ValueError as exc:
-            errors.append(RowError(line, str(exc)))
-            continue
-        earlier = first_line.setdefault(row["code"], line)
+    csv_file, rows = _checked_buildings(stream, utility, feeders, errors)
+    for line, fields in rows:
+        if progress is not None and len(first_line) % PROGRESS_EVERY == 0:
+            progress(len(first_line))
+        earlier = first_line.setdefault(fields["code"], line)
         if earlier != line:
-            errors.append(
-                RowError(line, f"code {row['code']!r} was already given on line {earlier}")
-            )
-            continue
-        parsed.append((row["code"], fields))
-    taken = set(
-        Building.objects.filter(utility=utility, code__in=[code for code, _ in parsed])
-        .exclude(owner=owner)
-        .values_list("code", flat=True)
-    )
-    errors.extend(
-        RowError(first_line[code], f"code {code!r} belongs to another owner on this utility")
-        for code in sorted(taken)
-    )
-    if errors:
-        raise CsvImportError(sorted(errors, key=lambda error: error.line))
-    if not parsed:
+            errors.add(line, f"code {fields['code']!r} was already given on line {earlier}")
+    codes = list(first_line)
+    for offset in range(0, len(codes), BUILDINGS_BATCH):
+        taken = Building.objects.filter(
+            utility=utility, code__in=codes[offset : offset + BUILDINGS_BATCH]
+        ).exclude(owner=owner)
+        for code in taken.values_list("code", flat=True):
+            errors.add(first_line[code], f"code {code!r} belongs to another owner on this utility")
+    errors.raise_any()
+    if not codes:
         raise CsvImportError([RowError(1, "the file holds no buildings")])
+    stream.seek(start)
+    _, rows = _checked_buildings(stream, utility, feeders, RowErrors())
     with transaction.atomic():
-        for code, fields in parsed:
-            building_upsert(
-                utility=utility, owner=owner, code=code, origin=DataOrigin.UPLOADED, **fields
-            )
-    return {"buildings": len(parsed)}
+        written = buildings_bulk_upsert(
+            utility=utility, owner=owner, rows=(fields for _, fields in rows)
+        )
+    return {
+        "buildings": written,
+        "encoding": csv_file.encoding,
+        "ignored_columns": csv_file.ignored_columns,
+    }
+
+
+def _rereadable(stream):
+    """A stream that can be read twice: bytes and seekable files as they are, others spooled."""
+    if isinstance(stream, bytes | bytearray):
+        return io.BytesIO(bytes(stream))
+    if stream.seekable():
+        return stream
+    spooled = tempfile.SpooledTemporaryFile(max_size=8 * 2**20)  # noqa: SIM115 (the caller's)
+    shutil.copyfileobj(stream, spooled)
+    spooled.seek(0)
+    return spooled

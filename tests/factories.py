@@ -43,6 +43,8 @@ class UtilityFactory(factory.django.DjangoModelFactory):
     organization = factory.SubFactory(OrganizationFactory, kind=Organization.Kind.UTILITY)
     name = factory.Sequence(lambda n: f"Utility {n}")
     capacity_kw = 1000.0
+    timezone = "America/Los_Angeles"
+    country = "US"
 
 
 class FeederFactory(factory.django.DjangoModelFactory):

@@ -55,8 +55,8 @@ from forecasting.services.models import (
 from forecasting.services.readings import meter_days_upsert
 from forecasting.services.windows import readings_window
 from jobs.models import JobRun
-from jobs.services import job_execute
-from jobs.tasks import JOB_TASKS
+from jobs.services import JobError
+from jobs.tasks import jobs_run_here
 from optimization import mv
 from optimization.models import DemandResponseEvent, EventStatus, Recommendation
 from optimization.services.events import (
@@ -368,13 +368,12 @@ def _model_ensure(*, utility: Utility, replay: citylearn.Replay, log):
 
 
 def _jobs_drain(after_pk: int) -> None:
-    """Run every job queued since `after_pk`, here and in order, until none is left (a job may
-    queue the next). Their messages reach the worker too, which finds them done."""
-    while job := JobRun.objects.filter(pk__gt=after_pk, status=JobRun.Status.QUEUED).first():
-        done = job_execute(job_id=job.pk, work=JOB_TASKS[job.kind], worker="demo_setup")
-        if done is None or done.status != JobRun.Status.SUCCEEDED:
-            raise DemoError(f"Job #{job.pk} ({job.kind}) failed: {(done and done.error)[:500]}")
-        after_pk = job.pk
+    """Run every job queued since `after_pk` here (their messages reach the worker too, which
+    finds them done)."""
+    try:
+        jobs_run_here(after_pk=after_pk, worker="demo_setup")
+    except JobError as exc:
+        raise DemoError(str(exc)) from None
 
 
 def _forecast_day(utility: Utility, day) -> list[DemandResponseEvent]:

@@ -63,7 +63,7 @@ def test_csv_import_creates_buildings_with_the_given_fields(utility, owner):
         + "S-02,North School,school,,0.18,0.2,35.5,,,,,,\n"
     )
     counts = buildings_csv_import(utility=utility, owner=owner, stream=csv.encode())
-    assert counts == {"buildings": 2}
+    assert counts == {"buildings": 2, "encoding": "utf-8", "ignored_columns": []}
     hall = Building.objects.get(utility=utility, code="H-01")
     assert (hall.name, hall.building_type, hall.owner, hall.feeder.name) == (
         "City Hall", "office", owner, "X1",
@@ -102,7 +102,7 @@ def test_csv_import_reports_every_bad_line_and_saves_nothing(utility, owner):
     errors = [(error.line, error.reason) for error in raised.value.errors]
     assert [line for line, _ in errors] == [3, 4, 5, 6]
     assert "building_type 'castle' is not one of" in errors[0][1]
-    assert errors[1][1] == "tariff_usd_per_kwh -0.1 is below 0"
+    assert errors[1][1] == "tariff_usd_per_kwh -0.1 is outside 0-10 $/kWh"
     assert errors[2][1] == "code 'B1' was already given on line 2"
     assert errors[3][1] == "feeder 'Z9' is not on this utility"
     assert str(raised.value).startswith("4 error(s), nothing saved: line 3: building_type")

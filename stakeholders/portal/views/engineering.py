@@ -8,6 +8,7 @@ from __future__ import annotations
 from django.shortcuts import render
 from django.urls import path
 
+from forecasting.scorecard import FORECASTER_LABELS
 from jobs.selectors import health_checks, worker_activity
 from stakeholders import formatting
 
@@ -18,12 +19,7 @@ from ..dashboards import current_report, dashboard
 ENGINEER = "engineer"
 TECHNICAL = "technical"
 # How the forecast models' held-out scores name each method.
-METHODS = {
-    "lstm": "LSTM (the model)",
-    "prevday": "previous day",
-    "prevweek": "previous week",
-    "mean7": "7-day mean",
-}
+METHODS = FORECASTER_LABELS
 # What compliance training stores in ComplianceModelVersion.metrics (forecasting.compliance).
 COMPLIANCE_METRICS = (
     "held_out", "auc", "prior_auc", "brier", "prior_brier", "kept", "reason",
