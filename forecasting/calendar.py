@@ -13,7 +13,3 @@ def holiday_dates(
     """Every public holiday of `country` (and `region`, where given) in `years`, with `extra`."""
     calendar = holidays.country_holidays(country, subdiv=region or None, years=sorted(set(years)))
     return set(calendar) | set(extra)
-
-
-def us_holidays(years: Iterable[int]) -> set[date]:  # TODO(lead): remove once make_daily takes holidays
-    return holiday_dates(years, country="US")

@@ -28,6 +28,7 @@ DATASET_DIR = "citylearn/data/citylearn_challenge_2022_phase_all/"
 HOMES = 17
 HOURS = 8760
 START = datetime(2016, 7, 31, 23, 0)
+COUNTRY, REGION = "US", "CA"  # Fontana, California: whose public holidays the homes keep
 LOAD_COLUMN = "Equipment Electric Power [kWh]"
 
 

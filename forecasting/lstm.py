@@ -26,6 +26,8 @@ CALENDAR_FEATURES = 8  # weekday one-hot (7) and holiday flag
 STATIC_FEATURES = 2  # log of mean kW, PV kW per mean kW
 TEMP_CENTRE_C, TEMP_SPREAD_C = 20.0, 10.0
 EPS_KW = 1e-3
+# Why a training stopped: patience ran out, the epoch cap (raised to min_steps), the step cap.
+STOP_REASONS = ("early_stopping", "epoch_cap", "step_cap")
 
 
 @dataclass
@@ -35,14 +37,23 @@ class LSTMConfig:
     hidden: int = 64
     head_hidden: int = 128
     dropout: float = 0.1
+    # Training stops early once the validation loss has not improved for `patience` epochs and
+    # `patience_steps` optimizer steps, else at the epoch cap: `epochs`, raised so that a
+    # utility with few meters (one batch an epoch) may still take `min_steps` steps, and never
+    # past `max_steps`, which bounds the wall clock.
     epochs: int = 80
+    min_steps: int = 2_000
+    max_steps: int = 20_000
     batch_size: int = 256
     learning_rate: float = 3e-3
     weight_decay: float = 1e-4
     patience: int = 12
+    patience_steps: int = 100
     validation_share: float = 0.15
     seed: int = 0
     threads: int = 2
+    # False for a utility with no temperature to learn from: the temperature inputs are zeros.
+    use_temperature: bool = True
 
     @property
     def horizon_h(self) -> int:
@@ -94,12 +105,12 @@ def build_samples(
     window = load[:, past, :]  # (b, t, lookback, 24)
     scale = window.reshape(b, targets.size, -1).mean(axis=2) + EPS_KW  # (b, t)
     norm = window / scale[:, :, None, None]
-    temps = np.broadcast_to(((temperature[past] - TEMP_CENTRE_C) / TEMP_SPREAD_C)[None], norm.shape)
+    temps = np.broadcast_to(_temperature_feature(temperature[past], config)[None], norm.shape)
     cal = np.broadcast_to(calendar[past][None], (b, *calendar[past].shape))
     sequence = np.concatenate([norm, temps, cal], axis=3).reshape(n, lookback, -1)
     mean7 = norm[:, :, -7:, :].mean(axis=2)  # (b, t, 24): the 7-day-mean profile
     mean7 = np.tile(mean7, (1, 1, horizon))
-    temp_next = (temperature_forecast[ahead] - TEMP_CENTRE_C) / TEMP_SPREAD_C  # (t, horizon, 24)
+    temp_next = _temperature_feature(temperature_forecast[ahead], config)  # (t, horizon, 24)
     known = np.concatenate(
         [
             np.broadcast_to(
@@ -122,6 +133,13 @@ def build_samples(
         scale=scale.reshape(n).astype(np.float32),
         target=None if target is None else target.astype(np.float32),
     )
+
+
+def _temperature_feature(temperature_c: np.ndarray, config: LSTMConfig) -> np.ndarray:
+    """°C -> the model's input; zeros (NaN allowed in) for a model trained without temperature."""
+    if not config.use_temperature:
+        return np.zeros(temperature_c.shape, dtype=np.float32)
+    return (temperature_c - TEMP_CENTRE_C) / TEMP_SPREAD_C
 
 
 class GlobalLSTM(nn.Module):
@@ -166,6 +184,13 @@ class TrainedModel:
     sequence_features: int
     known_features: int
     history: list[dict] = field(default_factory=list)
+    steps: int = 0
+    stopped: str = ""  # one of STOP_REASONS
+
+    @property
+    def training(self) -> dict:
+        """How the training went, for the model record."""
+        return {"epochs": len(self.history), "steps": self.steps, "stopped": self.stopped}
 
     def module(self, device: str = "cpu") -> GlobalLSTM:
         model = GlobalLSTM(self.sequence_features, self.known_features, self.config)
@@ -181,6 +206,8 @@ class TrainedModel:
                 "sequence_features": self.sequence_features,
                 "known_features": self.known_features,
                 "history": self.history,
+                "steps": self.steps,
+                "stopped": self.stopped,
             },
             buffer,
         )
@@ -195,6 +222,8 @@ class TrainedModel:
             sequence_features=saved["sequence_features"],
             known_features=saved["known_features"],
             history=saved["history"],
+            steps=saved.get("steps", 0),
+            stopped=saved.get("stopped", ""),
         )
 
 
@@ -211,14 +240,20 @@ def train(
     device: str | None = None,
     progress=None,
 ) -> TrainedModel:
-    """Fit on `samples` (time-ordered), keeping the last validation_share for early stopping."""
+    """Fit on `samples` (time-ordered), keeping the last validation_share for early stopping.
+
+    Patience counts epochs and optimizer steps alike, so that data of one batch an epoch are
+    not stopped by a few noisy steps; the epoch cap allows `min_steps` steps at least and
+    `max_steps` at most. Keeps the weights of the best validation loss.
+    `progress(epoch, most_epochs, valid_loss)` is called after each epoch.
+    """
     torch.manual_seed(config.seed)
     np.random.seed(config.seed)
     torch.set_num_threads(max(1, min(2, config.threads)))
     device = pick_device(device)
     n = samples.sequence.shape[0]
     order = np.arange(n)
-    cut = int(n * (1 - config.validation_share))
+    cut = min(int(n * (1 - config.validation_share)), n - 1)  # at least one sample validates
     train_idx, valid_idx = order[:cut], order[cut:]
     tensors = [
         torch.from_numpy(array).to(device)
@@ -229,8 +264,14 @@ def train(
         model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
     )
     generator = torch.Generator().manual_seed(config.seed)
-    best, best_state, waited, history = math.inf, None, 0, []
-    for epoch in range(config.epochs):
+    steps_per_epoch = max(1, math.ceil(train_idx.size / config.batch_size))
+    most_epochs = min(
+        max(config.epochs, math.ceil(config.min_steps / steps_per_epoch)),
+        math.ceil(config.max_steps / steps_per_epoch),
+    )
+    best, best_state, best_step, waited, history = math.inf, None, 0, 0, []
+    steps, stopped = 0, "epoch_cap"
+    for epoch in range(most_epochs):
         model.train()
         permutation = torch.from_numpy(train_idx)[
             torch.randperm(train_idx.size, generator=generator)
@@ -242,30 +283,39 @@ def train(
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
+            steps += 1
+            if steps >= config.max_steps:
+                break
         model.eval()
         with torch.no_grad():
             valid = torch.from_numpy(valid_idx).to(device)
             valid_loss = float(
                 loss_fn(model(tensors[0][valid], tensors[1][valid]), tensors[2][valid])
             )
-        history.append({"epoch": epoch + 1, "valid_loss": valid_loss})
+        history.append({"epoch": epoch + 1, "steps": steps, "valid_loss": valid_loss})
         if progress:
-            progress(epoch + 1, config.epochs, valid_loss)
+            progress(epoch + 1, most_epochs, valid_loss)
         if valid_loss < best - 1e-5:
-            best, waited = valid_loss, 0
+            best, best_step, waited = valid_loss, steps, 0
             best_state = {
                 key: value.detach().cpu().clone() for key, value in model.state_dict().items()
             }
         else:
             waited += 1
-            if waited >= config.patience:
-                break
+        if steps >= config.max_steps:
+            stopped = "step_cap"
+            break
+        if waited >= config.patience and steps - best_step >= config.patience_steps:
+            stopped = "early_stopping"
+            break
     return TrainedModel(
         config=config,
         state=best_state,
         sequence_features=samples.sequence.shape[2],
         known_features=samples.known.shape[1],
         history=history,
+        steps=steps,
+        stopped=stopped,
     )
 
 

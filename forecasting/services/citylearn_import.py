@@ -100,7 +100,13 @@ def citylearn_store(
     total = data.load_kwh.sum(axis=0)
     capacity_kw = capacity_kw or math.ceil(float(total.max()))
     name = CITYLEARN_UTILITY if replay is None else DEMO_UTILITY
-    utility = utility_ensure(name=name, capacity_kw=capacity_kw, timezone=DEMO_TIMEZONE)
+    utility = utility_ensure(
+        name=name,
+        capacity_kw=capacity_kw,
+        timezone=DEMO_TIMEZONE,
+        country=citylearn.COUNTRY,
+        region=citylearn.REGION,
+    )
     feeder = feeder_ensure(utility=utility, name=DEMO_FEEDER, capacity_kw=capacity_kw)
     start = citylearn.START if replay is None else replay.start
     days, daily = citylearn.to_days(data.load_kwh, start)

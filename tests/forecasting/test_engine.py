@@ -4,6 +4,7 @@ No database: small deterministic inputs and figures worked out by hand.
 """
 
 import math
+from dataclasses import asdict
 from datetime import date
 
 import numpy as np
@@ -11,10 +12,11 @@ import pytest
 import torch
 
 from forecasting import baselines, cleaning, grid, lstm
-from forecasting.calendar import us_holidays
+from forecasting.calendar import holiday_dates
 from forecasting.metrics import cv_rmse_pct, interval_coverage, nmbe_pct
 
-TINY = lstm.LSTMConfig(epochs=3, hidden=8, head_hidden=16, patience=2)
+# A test-sized model: a step floor of 10 (the default is 2,000) keeps each training a blink.
+TINY = lstm.LSTMConfig(epochs=3, hidden=8, head_hidden=16, patience=2, min_steps=10, max_steps=200)
 
 
 # --- metrics ---------------------------------------------------------------------------------
@@ -256,7 +258,12 @@ def test_training_is_reproducible_with_the_same_seed(samples, trained):
     assert trained.state.keys() == again.state.keys()
     for key, tensor in trained.state.items():
         assert torch.equal(tensor, again.state[key]), key
-    assert 1 <= len(trained.history) <= TINY.epochs
+    assert trained.steps >= TINY.min_steps
+    assert trained.training == {
+        "epochs": len(trained.history),
+        "steps": trained.steps,
+        "stopped": "epoch_cap",
+    }
 
 
 def test_predict_gives_ordered_non_negative_quantiles(samples, trained):
@@ -272,19 +279,81 @@ def test_trained_model_round_trips_through_bytes(samples, trained):
     restored = lstm.TrainedModel.from_bytes(trained.to_bytes())
     assert restored.config == trained.config
     assert restored.history == trained.history
+    assert restored.training == trained.training
     np.testing.assert_array_equal(lstm.predict(restored, samples), lstm.predict(trained, samples))
+
+
+def _config(**changes) -> lstm.LSTMConfig:
+    return lstm.LSTMConfig(**{**asdict(TINY), **changes})
+
+
+def test_a_few_batches_still_get_the_step_floor(samples):
+    # 48 samples, 40 of them training: one batch, one optimizer step an epoch. The epoch cap
+    # (3) would stop at 3 steps; the floor of 25 steps outlasts it.
+    trained = lstm.train(samples, _config(epochs=3, min_steps=25, patience=100))
+    assert trained.training == {"epochs": 25, "steps": 25, "stopped": "epoch_cap"}
+    assert [entry["steps"] for entry in trained.history] == list(range(1, 26))
+
+
+def test_patience_counts_optimizer_steps_as_well_as_epochs(samples):
+    # learning rate 0: the validation loss never improves after the first epoch (step 1). Two
+    # epochs of patience alone would stop at epoch 3; 15 steps of patience hold on to step 16.
+    trained = lstm.train(
+        samples, _config(epochs=100, learning_rate=0.0, patience=2, patience_steps=15)
+    )
+    assert trained.training == {"epochs": 16, "steps": 16, "stopped": "early_stopping"}
+
+
+def test_early_stopping_may_come_before_the_step_floor(samples):
+    trained = lstm.train(
+        samples, _config(learning_rate=0.0, min_steps=100, patience=2, patience_steps=0)
+    )
+    assert trained.training == {"epochs": 3, "steps": 3, "stopped": "early_stopping"}
+
+
+def test_the_step_cap_ends_training_even_below_the_floor(samples):
+    trained = lstm.train(samples, _config(epochs=100, min_steps=50, max_steps=7, patience=100))
+    assert trained.training == {"epochs": 7, "steps": 7, "stopped": "step_cap"}
+
+
+def test_progress_is_told_the_most_epochs_the_floor_allows(samples):
+    seen = []
+    lstm.train(samples, _config(epochs=3, min_steps=12), progress=lambda *a: seen.append(a[:2]))
+    assert seen[-1] == (12, 12)
+
+
+def test_a_model_without_temperature_reads_zeros_where_the_temperature_was():
+    rng = np.random.default_rng(0)
+    days = 20
+    load = (1 + rng.random((2, days, 24))).astype(np.float32)
+    calendar = lstm.calendar_features(np.arange(days) % 7, np.zeros(days, dtype=np.float32))
+    static = np.zeros((2, lstm.STATIC_FEATURES), dtype=np.float32)
+    missing = np.full((days, 24), np.nan, dtype=np.float32)
+    config = _config(use_temperature=False)
+    samples = lstm.build_samples(
+        load, missing, missing, calendar, static, np.arange(14, days), config
+    )
+    assert np.isfinite(samples.sequence).all()
+    assert np.isfinite(samples.known).all()
+    np.testing.assert_array_equal(samples.sequence[:, :, 24:48], 0.0)
+    np.testing.assert_array_equal(samples.known[:, :24], 0.0)
 
 
 # --- calendar --------------------------------------------------------------------------------
 
 
-def test_us_holidays_2026():
-    holidays = us_holidays([2026])
-    assert date(2026, 11, 26) in holidays  # Thanksgiving, the fourth Thursday
-    assert date(2026, 7, 3) in holidays  # July 4th is a Saturday: observed on Friday
-    assert date(2026, 7, 4) not in holidays
-    assert date(2026, 5, 25) in holidays  # Memorial Day, the last Monday of May
-    assert len(holidays) == 11
+def test_holidays_come_by_country_and_region_with_the_program_s_own_days():
+    us = holiday_dates([2026], country="US")
+    assert date(2026, 11, 26) in us  # Thanksgiving, the fourth Thursday
+    assert date(2026, 7, 3) in us  # July 4th is a Saturday: observed on Friday
+    assert date(2026, 5, 25) in us  # Memorial Day, the last Monday of May
+    assert date(2026, 2, 12) not in us
+    illinois = holiday_dates([2026], country="US", region="IL", extra=[date(2026, 8, 14)])
+    assert {date(2026, 2, 12), date(2026, 8, 14)} <= illinois  # Lincoln's Birthday, a drill
+    germany = holiday_dates([2026], country="DE", region="BY")
+    assert date(2026, 10, 3) in germany  # German Unity Day
+    assert date(2026, 1, 6) in germany  # Epiphany, in Bavaria
+    assert date(2026, 11, 26) not in germany
 
 
 def test_z90_is_the_normal_90th_percentile():
