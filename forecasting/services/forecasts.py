@@ -19,10 +19,11 @@ from django.utils import timezone
 
 from jobs.models import JobRun
 from jobs.services import job_create
+from stakeholders.bulk import bulk_insert
 from stakeholders.localtime import HOURS, hour_starts
 from stakeholders.models import Building, Utility
 
-from .. import cleaning, lstm
+from .. import cleaning, lstm, weather
 from ..evaluation import static_features
 from ..grid import Quantiles, aggregate, grade
 from ..models import (
@@ -35,7 +36,7 @@ from ..models import (
 )
 from ..selectors import utility_holidays
 from .models import ForecastError, active_model
-from .windows import bulk_insert, readings_window, series_window
+from .windows import readings_window, series_window
 
 CHUNK_BUILDINGS = 25_000
 _F32 = np.dtype("<f4")
@@ -152,40 +153,49 @@ def forecast_chunk_compute(*, run: ForecastRun, first_id: int, last_id: int) -> 
     method = np.full(ids.size, BuildingForecast.Method.BASELINE, dtype=object)
     usable = ~short
     if trained is not None and usable.any():
-        if trained.config.horizon_days != horizon_days:
+        if horizon_days % trained.config.horizon_days:
             raise ForecastError(
-                f"Model v{model.version} forecasts {trained.config.horizon_h} h, the run asks "
-                f"{run.horizon_h} h: train a model with that horizon."
+                f"Model v{model.version} forecasts {trained.config.horizon_h} h, which does not "
+                f"chain into the {run.horizon_h} h the run asks: train a model with that horizon."
             )
         span = lookback + horizon_days
-        temperature = series_window(
-            utility=run.utility, series=SeriesDay.Series.TEMPERATURE_C, first_day=first, days=span
-        )
-        forecast_t = series_window(
-            utility=run.utility,
-            series=SeriesDay.Series.TEMPERATURE_FORECAST_C,
-            first_day=first,
-            days=span,
-        )
-        forecast_t = np.where(np.isnan(forecast_t), temperature, forecast_t)
+        # The day-ahead temperature forecast as training read it (forecasting.weather): the
+        # stored forecast, else the day before's temperatures; never a day's own measurement.
+        measured = series_window(
+            utility=run.utility, series=SeriesDay.Series.TEMPERATURE_C,
+            first_day=first - timedelta(days=1), days=span + 1,
+        )  # fmt: skip
+        stored = series_window(
+            utility=run.utility, series=SeriesDay.Series.TEMPERATURE_FORECAST_C,
+            first_day=first, days=span,
+        )  # fmt: skip
+        forecast_t = weather.temperature_forecast(
+            measured[1:], stored, day_before_c=measured[0]
+        ).forecast_c
         # Days ahead without any weather data repeat the last day that has some.
-        temperature = cleaning.fill_gaps(temperature.reshape(1, -1)).reshape(span, 24)
+        temperature = cleaning.fill_gaps(measured[1:].reshape(1, -1)).reshape(span, 24)
         forecast_t = cleaning.fill_gaps(forecast_t.reshape(1, -1)).reshape(span, 24)
         padded = np.concatenate(
             [load[usable], np.zeros((int(usable.sum()), horizon_days, 24), np.float32)], axis=1
         )
         pv = np.array([pv or 0.0 for _, pv in buildings])[usable]
-        samples = lstm.build_samples(
-            padded,
-            temperature,
-            forecast_t,
-            _calendar(run.utility, [first + timedelta(days=d) for d in range(span)]),
-            static_features(load[usable], pv),
-            np.array([lookback]),
-            trained.config,
-            with_target=False,
-        )
-        predicted = lstm.predict(trained, samples)
+        calendar = _calendar(run.utility, [first + timedelta(days=d) for d in range(span)])
+        static = static_features(load[usable], pv)
+        # A model of a shorter horizon is chained: each step's mean forecast stands in for the
+        # readings of the days it covers when the next step looks back.
+        steps = []
+        for start in range(0, horizon_days, trained.config.horizon_days):
+            samples = lstm.build_samples(
+                padded, temperature, forecast_t, calendar, static,
+                np.array([lookback + start]), trained.config, with_target=False,
+            )  # fmt: skip
+            step = lstm.predict(trained, samples)
+            days_ahead = trained.config.horizon_days
+            padded[:, lookback + start : lookback + start + days_ahead] = step[..., 3].reshape(
+                -1, days_ahead, 24
+            )
+            steps.append(step)
+        predicted = np.concatenate(steps, axis=1)
         p10[usable], p50[usable], p90[usable], mean[usable] = (predicted[..., k] for k in range(4))
         method[usable] = BuildingForecast.Method.LSTM
     return {

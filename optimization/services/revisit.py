@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from stakeholders.localtime import window_of
 from stakeholders.models import Utility
 
 from .. import history, mv
@@ -206,7 +207,7 @@ def day_of_call(
     if called is None:
         return {**result, "reason": f"{read.note()}; no hour left today reaches HIGH"}
     start, end, kw = called.start, called.end, called.target_kw
-    starts_at, ends_at = _local_hours(day, tz, start, end)
+    starts_at, ends_at = window_of(day, start, end, tz)
     with transaction.atomic():
         # Checked again under the utility's lock: another call may have been quicker.
         Utility.objects.select_for_update().filter(pk=utility.pk).first()
@@ -230,12 +231,6 @@ def day_of_call(
     }  # fmt: skip
 
 
-def _local_hours(day: date, tz: ZoneInfo, start: int, end: int) -> tuple[datetime, datetime]:
-    """The window [start, end) of local hours of `day` as moments."""
-    midnight = datetime(day.year, day.month, day.day, tzinfo=tz)
-    return datetime(day.year, day.month, day.day, start, tzinfo=tz), midnight + timedelta(hours=end)
-
-
 def _propose_next_to(event, day, runs, capacity_kw: float, user, now) -> list[int]:
     """Propose an event for each run of hours next to `event`'s window (policy.calls.revisit's
     next_to) that no other open event covers already, CRITICAL where its target reaches the
@@ -246,7 +241,7 @@ def _propose_next_to(event, day, runs, capacity_kw: float, user, now) -> list[in
     for run in runs:
         hours = f"{run.start:02d}:00-{run.end:02d}:00"
         kw = run.target_kw
-        starts_at, ends_at = _local_hours(day, tz, run.start, run.end)
+        starts_at, ends_at = window_of(day, run.start, run.end, tz)
         if (
             DemandResponseEvent.objects.filter(
                 utility=event.utility, status__in=OPEN, starts_at__lt=ends_at,
@@ -317,7 +312,7 @@ def days_due_for_a_call(*, now: datetime | None = None) -> list[tuple[Utility, d
 
 def _has_event(utility, day: date) -> bool:
     """Whether an event of the utility, in any state, starts on its local `day`."""
-    midnight, next_midnight = _local_hours(day, ZoneInfo(utility.timezone), 0, 24)
+    midnight, next_midnight = window_of(day, 0, 24, ZoneInfo(utility.timezone))
     return DemandResponseEvent.objects.filter(
         utility=utility, starts_at__gte=midnight, starts_at__lt=next_midnight
     ).exists()

@@ -79,6 +79,7 @@ from optimization.simulator import (
     BehaviorParams,
     true_compliance,
 )
+from stakeholders.localtime import window_of
 from stakeholders.models import Building, DataOrigin, Membership, Organization, Role, Utility
 from stakeholders.portal.models import StakeholderReport
 from stakeholders.services import (
@@ -293,6 +294,8 @@ def _strain_set(utility: Utility, capacity_kw: float) -> Utility:
         high_strain_pct=HIGH_PCT,
         critical_strain_pct=CRITICAL_PCT,
         timezone=utility.timezone,
+        country=utility.country,
+        region=utility.region,
     )
     for feeder in utility.feeders.all():
         feeder_ensure(utility=utility, name=feeder.name, capacity_kw=capacity_kw)
@@ -484,12 +487,11 @@ def demo_event_days(
 def _operator_event(*, utility, day, window, cast: _Cast) -> DemandResponseEvent:
     """The program's call on a past hot day: `window` (local hours, the tariff's peak), a
     target of EVENT_TARGET_PCT of capacity; planned right away."""
-    tz = ZoneInfo(utility.timezone)
-    midnight = datetime.combine(day, datetime.min.time(), tz)
+    starts_at, ends_at = window_of(day, window[0], window[1], ZoneInfo(utility.timezone))
     event = event_propose(
         utility=utility,
-        starts_at=midnight + timedelta(hours=window[0]),
-        ends_at=midnight + timedelta(hours=window[1]),
+        starts_at=starts_at,
+        ends_at=ends_at,
         target_kw=round(utility.capacity_kw * EVENT_TARGET_PCT / 100.0, 2),
         source=DemandResponseEvent.Source.OPERATOR,
         simulated=True,

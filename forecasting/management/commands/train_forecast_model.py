@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from forecasting import lstm
 from forecasting.models import ForecastModel
 from forecasting.scorecard import held_out_lines
 from jobs.models import JobRun
@@ -18,19 +19,25 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--utility", required=True, help="The utility's name.")
-        parser.add_argument(
-            "--horizon-hours", type=int, default=24, choices=[24, 48],
-            help="How far ahead the model forecasts (48 for two-day forecasts).",
-        )  # fmt: skip
         parser.add_argument("--epochs", type=int, help="At most this many epochs.")
+        parser.add_argument(
+            "--max-steps", type=int,
+            help="At most this many optimizer steps: a quick trial, not a model to keep.",
+        )  # fmt: skip
 
-    def handle(self, *args, utility: str, horizon_hours: int, epochs: int | None, **options):
+    def handle(
+        self, *args, utility: str, epochs: int | None,
+        max_steps: int | None, **options,
+    ):  # fmt: skip
         found = Utility.objects.filter(name=utility).first()
         if found is None:
             raise CommandError(f"No utility named {utility!r}.")
-        config = {"horizon_days": horizon_hours // 24}
+        config = {}
         if epochs:
             config["epochs"] = epochs
+        if max_steps:
+            config["max_steps"] = max_steps
+            config["min_steps"] = min(max_steps, lstm.LSTMConfig().min_steps)
         last = JobRun.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
         with transaction.atomic():
             job_create(kind="forecasting.train", params={"utility_id": found.pk, "config": config})

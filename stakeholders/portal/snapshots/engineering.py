@@ -5,7 +5,7 @@ numpy; the pages only format it."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import timedelta
 
 import numpy as np
 from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
@@ -24,6 +24,7 @@ from forecasting.selectors import feeder_loading, latest_runs
 from forecasting.services.windows import readings_window
 from jobs.models import JobRun
 from optimization.models import DemandResponseEvent
+from stakeholders.localtime import slot_of
 from stakeholders.models import Building, Feeder
 
 from ..models import RequestTiming
@@ -242,14 +243,12 @@ def _fresh_rows(ctx: DayContext) -> Q:
     whose hour k is the first to end after the cutoff, a row whose present mask has bit k or a
     higher one set (mask >= 2**k)."""
     cutoff = ctx.now - LATE_AFTER
-    first = cutoff.astimezone(ctx.tz).date()
+    first, cutoff_hour, _ = slot_of(cutoff, ctx.tz)
     fresh = Q(pk__in=[])
     for offset in range((ctx.day - first).days + 1):
         day = first + timedelta(days=offset)
-        midnight = datetime.combine(day, time(0), tzinfo=ctx.tz).astimezone(UTC)
-        hour = int((cutoff - midnight).total_seconds() // 3600)
-        if hour < 24:
-            fresh |= Q(day=day, present_mask__gte=2 ** max(hour, 0))
+        hour = cutoff_hour if day == first else 0
+        fresh |= Q(day=day, present_mask__gte=2**hour)
     # The bound on day lets the (building, day) index find a building's few recent rows.
     return Q(day__gte=first) & (fresh | Q(day__gt=ctx.day))
 

@@ -4,7 +4,7 @@ the delivered MWh and cost of past events. Built on the grid and events sections
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 from django.db.models import Avg, Count, F, Sum
@@ -12,6 +12,7 @@ from django.db.models import Avg, Count, F, Sum
 from forecasting.models import MeterDay, SeriesDay
 from forecasting.services.windows import series_window
 from optimization.models import EventStatus, Recommendation
+from stakeholders.localtime import slot_of
 from stakeholders.models import Building
 
 from .base import DayContext, section
@@ -27,10 +28,6 @@ OPEN_STATUSES = (
 # became of the event: a cancelled one's asks were sent all the same).
 ASKED = (Recommendation.Status.PENDING, Recommendation.Status.ACCEPTED)
 TARIFF_DAYS = 7  # the tariff is weighted by the metered kWh of the last week
-
-
-def _local_midnight_utc(ctx: DayContext, day) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=ctx.tz).astimezone(UTC)
 
 
 def _month_key(moment: datetime, ctx: DayContext) -> tuple[int, int]:
@@ -141,8 +138,8 @@ def _tariff(ctx: DayContext) -> dict:
 
 class Prices:
     """The price signal in $/MWh by local day and hour from first_day, NaN where none was
-    stored. A moment's hour is counted in UTC from its local day's midnight, as the forecasts
-    count theirs (so a daylight-saving day reads the same hours they do)."""
+    stored. A moment reads its local day's wall-clock slot (stakeholders.localtime), as the
+    forecasts do."""
 
     def __init__(self, ctx: DayContext, first_day, days: int):
         self.ctx, self.first_day = ctx, first_day
@@ -154,9 +151,8 @@ class Prices:
         )  # fmt: skip
 
     def at(self, moment: datetime) -> float | None:
-        day = moment.astimezone(self.ctx.tz).date()
+        day, hour, _ = slot_of(moment, self.ctx.tz)
         row = (day - self.first_day).days
-        hour = int((moment - _local_midnight_utc(self.ctx, day)).total_seconds() // 3600)
         if 0 <= row < self.values.shape[0] and 0 <= hour < self.values.shape[1]:
             value = self.values[row, hour]
             return float(value) if np.isfinite(value) else None

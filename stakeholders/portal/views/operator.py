@@ -3,7 +3,7 @@ portfolio and answers coming in, propose / plan / dispatch / cancel, verified ou
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from django import forms
@@ -19,6 +19,7 @@ from jobs.services import job_create
 from optimization.selectors import answer_counts
 from optimization.services.events import EventError, event_cancel, event_dispatch, event_propose
 from stakeholders import formatting
+from stakeholders.localtime import window_of
 
 from ..access import portal_view
 from ..charts import outlook_chart
@@ -72,13 +73,10 @@ class ProposeForm(forms.Form):
     )
 
     def window(self, timezone_name: str) -> tuple[datetime, datetime]:
-        zone = ZoneInfo(timezone_name)
-        day = self.cleaned_data["day"]
-        starts = datetime.combine(day, time(self.cleaned_data["start_hour"]), tzinfo=zone)
-        ends = datetime.combine(day, time(0), tzinfo=zone) + timedelta(
-            hours=self.cleaned_data["end_hour"]
-        )
-        return starts, ends
+        return window_of(
+            self.cleaned_data["day"], self.cleaned_data["start_hour"],
+            self.cleaned_data["end_hour"], ZoneInfo(timezone_name),
+        )  # fmt: skip
 
     def clean(self):
         cleaned = super().clean()
