@@ -69,7 +69,9 @@ def upload_page(
             "refresh_s": REFRESH_S if job is not None and not job.is_finished else None,
             "summary": describe(result) if job and job.status == JobRun.Status.SUCCEEDED else "",
             "notes": result.get("notes", []),
-            "errors": [{"line": line, "reason": reason} for line, reason in result.get("errors", [])],
+            "errors": [
+                {"line": line, "reason": reason} for line, reason in result.get("errors", [])
+            ],
             "error_count": result.get("error_count", 0),
             "max_mb": settings.UPLOAD_MAX_MB,
         },

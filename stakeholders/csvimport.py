@@ -79,6 +79,7 @@ class CsvFile:
     rows: Iterator[tuple[int, dict[str, str]]]
     encoding: str
     ignored_columns: list[str]
+    columns: list[str]
 
 
 def _binary(stream) -> io.BufferedIOBase:
@@ -142,6 +143,8 @@ def open_csv(
         raise CsvImportError([RowError(1, _unreadable(exc, encoding))]) from None
     if not any(header):
         raise CsvImportError([RowError(1, "the file is empty or its first line is not a header")])
+    if any("\x00" in name for name in header):
+        raise CsvImportError([RowError(1, f"the header holds a NUL character; {SAVE_AS_UTF8}")])
     missing = [name for name in required if name not in header]
     if missing:
         raise CsvImportError(
@@ -157,7 +160,7 @@ def open_csv(
         raise CsvImportError([RowError(1, f"the header names {', '.join(repeated)} twice")])
     known = set(required) | set(optional)
     ignored = [name for name in header if name not in known]
-    return CsvFile(_rows(reader, header, encoding, errors), encoding, ignored)
+    return CsvFile(_rows(reader, header, encoding, errors), encoding, ignored, header)
 
 
 def _rows(
@@ -179,8 +182,10 @@ def _rows(
             comma = " (a decimal comma? write numbers with a point)" if len(values) > width else ""
             errors.add(line, f"the row has {len(values)} values, the header {width}{comma}")
             continue
-        if any(len(value) > MAX_FIELD_CHARS for value in values):
-            errors.add(line, f"a value is longer than {MAX_FIELD_CHARS:,} characters")
+        if any(len(value) > MAX_FIELD_CHARS or "\x00" in value for value in values):
+            errors.add(
+                line, f"a value is longer than {MAX_FIELD_CHARS:,} characters or holds a NUL"
+            )
             continue
         yield (
             line,

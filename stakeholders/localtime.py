@@ -84,6 +84,11 @@ def parse_local_hour(text: str, tz: ZoneInfo) -> tuple[date, int, bool]:
     if not YEARS[0] <= moment.year <= YEARS[1]:
         raise ValueError(f"timestamp {text!r} is outside the years {YEARS[0]}-{YEARS[1]}")
     if moment.tzinfo is not None:
+        local = moment.astimezone(tz)
+        if local.minute:
+            raise ValueError(
+                f"timestamp {text!r} is {local:%H:%M} in {tz.key}, not on the local hour"
+            )
         return slot_of(moment, tz)
     wall = moment.replace(tzinfo=tz)
     if not _exists(wall):

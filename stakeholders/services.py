@@ -7,8 +7,10 @@ from datetime import date
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
+from django.utils import timezone
 
+from .bulk import bulk_upsert
 from .csvimport import (
     PROGRESS_EVERY,
     CsvImportError,
@@ -85,7 +87,7 @@ def utility_ensure(
     name: str,
     capacity_kw: float,
     timezone: str,
-    country: str = "US",
+    country: str,
     region: str = "",
     high_strain_pct: float = 80.0,
     critical_strain_pct: float = 95.0,
@@ -251,11 +253,32 @@ BUILDING_CSV_OPTIONAL = [
     "enrolled_on",
     "consent_by",
 ]
-_BUILDING_WRITE_FIELDS = [
-    "owner", "feeder", "name", "building_type", "floor_area_m2", "tariff_usd_per_kwh",
-    "carbon_kg_per_kwh", "curtailable_kw", "pv_kw", "battery_kwh", "max_setpoint_change_c",
-    "max_events_per_month", "enrolled", "enrolled_on", "consent_by", "origin",
+# A building row as the bulk upsert writes it, with each column's PostgreSQL type.
+_BUILDING_COLUMNS = {
+    "utility_id": "int8", "owner_id": "int8", "feeder_id": "int8", "code": "text",
+    "name": "text", "building_type": "text", "floor_area_m2": "float8",
+    "tariff_usd_per_kwh": "float8", "carbon_kg_per_kwh": "float8", "curtailable_kw": "float8",
+    "pv_kw": "float8", "battery_kwh": "float8", "max_setpoint_change_c": "float8",
+    "max_events_per_month": "int2", "enrolled": "bool", "enrolled_on": "date",
+    "consent_by": "text", "origin": "text", "created_at": "timestamptz",
+}  # fmt: skip
+# What a row sets on a building that exists: the required figures always, an optional one only
+# where the file has its column, the enrolment only where the row gives its date.
+_ALWAYS_UPDATED = [
+    "owner_id", "name", "building_type", "floor_area_m2", "tariff_usd_per_kwh",
+    "carbon_kg_per_kwh", "curtailable_kw", "origin",
 ]  # fmt: skip
+_OPTIONAL_UPDATED = {
+    "feeder": "feeder_id", "pv_kw": "pv_kw", "battery_kwh": "battery_kwh",
+    "max_setpoint_change_c": "max_setpoint_change_c",
+    "max_events_per_month": "max_events_per_month",
+}  # fmt: skip
+_ENROLMENT = ["enrolled", "enrolled_on", "consent_by"]
+_DEFAULTS = {
+    name: Building._meta.get_field(name).get_default()
+    for name in ("max_setpoint_change_c", "max_events_per_month")
+}
+_BUILDING_TYPES = frozenset(BuildingType.values)
 BUILDINGS_BATCH = 5_000
 
 
@@ -266,7 +289,7 @@ def _building_fields(row: dict[str, str], feeders: dict[str, Feeder]) -> dict:
         problems.append("code is empty")
     if not row["name"]:
         problems.append("name is empty")
-    if row["building_type"] not in BuildingType.values:
+    if row["building_type"] not in _BUILDING_TYPES:
         problems.append(
             f"building_type {row['building_type'][:40]!r} is not one of "
             f"{', '.join(BuildingType.values)}"
@@ -329,27 +352,49 @@ def _checked_buildings(stream, utility: Utility, feeders, errors: RowErrors):
     return csv_file, rows()
 
 
-def buildings_bulk_upsert(*, utility: Utility, owner: Organization, rows) -> int:
+def buildings_bulk_upsert(
+    *, utility: Utility, owner: Organization, rows, columns: set[str] | None = None
+) -> int:
     """Create or update `owner`'s buildings on `utility` from checked field dicts, in batches
-    (the caller holds the transaction)."""
+    (the caller holds the transaction). `columns`: the optional columns the source gives (all
+    when None); a building that exists keeps the figures of the others."""
+    optional = [
+        field for column, field in _OPTIONAL_UPDATED.items() if columns is None or column in columns
+    ]
+    now = timezone.now()
     written = 0
-    batch: list[Building] = []
+    batches: dict[bool, list[tuple]] = {False: [], True: []}
     for fields in rows:
-        batch.append(Building(utility=utility, owner=owner, origin=DataOrigin.UPLOADED, **fields))
-        if len(batch) == BUILDINGS_BATCH:
-            written += _write_buildings(batch)
-            batch = []
-    return written + (_write_buildings(batch) if batch else 0)
+        enrolment = bool(fields.get("enrolled_on"))
+        batches[enrolment].append(_building_row(utility, owner, fields, now))
+        if len(batches[enrolment]) == BUILDINGS_BATCH:
+            written += _write_buildings(batches[enrolment], optional, enrolment)
+            batches[enrolment] = []
+    for enrolment, batch in batches.items():
+        if batch:
+            written += _write_buildings(batch, optional, enrolment)
+    return written
 
 
-def _write_buildings(batch: list[Building]) -> int:
-    Building.objects.bulk_create(
-        batch,
-        update_conflicts=True,
-        unique_fields=["utility", "code"],
-        update_fields=_BUILDING_WRITE_FIELDS,
-    )
-    return len(batch)
+def _building_row(utility: Utility, owner: Organization, fields: dict, now) -> tuple:
+    feeder = fields.get("feeder")
+    values = {
+        **_DEFAULTS, "pv_kw": None, "battery_kwh": None, "floor_area_m2": None,
+        "enrolled": False, "enrolled_on": None, "consent_by": "",
+        **{name: value for name, value in fields.items() if name != "feeder"},
+        "utility_id": utility.pk, "owner_id": owner.pk,
+        "feeder_id": feeder.pk if feeder is not None else None,
+        "origin": DataOrigin.UPLOADED, "created_at": now,
+    }  # fmt: skip
+    return tuple(values[name] for name in _BUILDING_COLUMNS)
+
+
+def _write_buildings(batch: list[tuple], optional: list[str], enrolment: bool) -> int:
+    return bulk_upsert(
+        Building, list(_BUILDING_COLUMNS), list(_BUILDING_COLUMNS.values()), batch,
+        unique=["utility_id", "code"] if connection.vendor == "postgresql" else ["utility", "code"],
+        update=[*_ALWAYS_UPDATED, *optional, *(_ENROLMENT if enrolment else [])],
+    )  # fmt: skip
 
 
 def buildings_csv_import(*, utility: Utility, owner: Organization, stream, progress=None) -> dict:
@@ -388,8 +433,9 @@ def buildings_csv_import(*, utility: Utility, owner: Organization, stream, progr
     _, rows = _checked_buildings(stream, utility, feeders, RowErrors())
     with transaction.atomic():
         written = buildings_bulk_upsert(
-            utility=utility, owner=owner, rows=(fields for _, fields in rows)
-        )
+            utility=utility, owner=owner, rows=(fields for _, fields in rows),
+            columns=set(csv_file.columns),
+        )  # fmt: skip
     return {
         "buildings": written,
         "encoding": csv_file.encoding,

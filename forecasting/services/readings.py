@@ -64,11 +64,16 @@ def meter_days_upsert(
     extra = np.full(kwh.shape[0], np.nan) if repeated is None else np.asarray(repeated, float)
     if (kwh[~np.isnan(kwh)] < 0).any() or (extra[~np.isnan(extra)] < 0).any():
         raise ValueError("hourly kWh cannot be negative")
-    keep, blobs, masks, totals, peaks = _day_rows(kwh)
-    extra = extra[keep]
+    # A day is stored when any of its hours was measured, the repeated one included.
+    keep = ~np.isnan(kwh).all(axis=1) | ~np.isnan(extra)
+    kept, extra = kwh[keep], extra[keep]
+    blobs, masks = pack_days(kept)
     has_extra = ~np.isnan(extra)
-    totals = totals + np.where(has_extra, extra, 0.0)
-    peaks = np.where(has_extra, np.fmax(peaks, extra), peaks)
+    totals = np.nansum(kept, axis=1) + np.where(has_extra, extra, 0.0)
+    peaks = np.fmax(
+        np.nanmax(np.where(np.isnan(kept), -np.inf, kept), axis=1),
+        np.nan_to_num(extra, nan=-np.inf),
+    )
     extras = [
         float(value) if present else None for value, present in zip(extra, has_extra, strict=True)
     ]

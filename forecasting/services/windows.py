@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import numpy as np
-from django.db import connection, transaction
+from django.db import connection
 
 from stakeholders.models import Utility
 
@@ -87,57 +87,3 @@ def series_window(*, utility: Utility, series: str, first_day: date, days: int) 
         values = unpack_days([row[1] for row in rows], [row[2] for row in rows])
         out[[(row[0] - first_day).days for row in rows]] = values
     return out
-
-
-def bulk_insert(model, columns: list[str], pg_types: list[str], rows) -> int:
-    """Insert rows (tuples in `columns` order): binary COPY on PostgreSQL, bulk_create elsewhere."""
-    if connection.vendor == "postgresql":
-        table = model._meta.db_table
-        count = 0
-        with transaction.atomic(), connection.cursor() as cursor:
-            names = ", ".join(columns)
-            with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
-                copy.set_types(pg_types)
-                for row in rows:
-                    copy.write_row(row)
-                    count += 1
-        return count
-    objects = [model(**dict(zip(columns, row, strict=True))) for row in rows]
-    model.objects.bulk_create(objects, batch_size=5000)
-    return len(objects)
-
-
-def bulk_update(model, fields: list[str], pg_types: list[str], rows) -> int:
-    """Set `fields` of many rows at once (tuples of pk and then the fields' values, in
-    `fields` order): on PostgreSQL one binary COPY into a temporary table and one UPDATE from
-    it, elsewhere Django's bulk_update."""
-    rows = list(rows)
-    if not rows:
-        return 0
-    if connection.vendor != "postgresql":
-        objects = [model(pk=row[0], **dict(zip(fields, row[1:], strict=True))) for row in rows]
-        model.objects.bulk_update(objects, list(fields), batch_size=2000)
-        return len(objects)
-    table = model._meta.db_table
-    names = ", ".join(fields)
-    with transaction.atomic(), connection.cursor() as cursor:
-        columns = ", ".join(f"{name} {kind}" for name, kind in zip(fields, pg_types, strict=True))
-        cursor.execute(
-            f"CREATE TEMPORARY TABLE _bulk_update (id int8 PRIMARY KEY, {columns}) ON COMMIT DROP"
-        )
-        with cursor.cursor.copy(
-            f"COPY _bulk_update (id, {names}) FROM STDIN (FORMAT BINARY)"
-        ) as copy:
-            copy.set_types(["int8", *pg_types])
-            for row in rows:
-                copy.write_row(row)
-        # Without statistics the planner takes the new table for a few rows and scans it for
-        # every row updated.
-        cursor.execute("ANALYZE _bulk_update")
-        assignments = ", ".join(f"{name} = _bulk_update.{name}" for name in fields)
-        cursor.execute(
-            f"UPDATE {table} SET {assignments} FROM _bulk_update WHERE {table}.id = _bulk_update.id"
-        )
-        count = cursor.rowcount
-        cursor.execute("DROP TABLE _bulk_update")
-    return count

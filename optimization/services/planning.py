@@ -15,7 +15,8 @@ from forecasting import compliance
 from forecasting.lstm import TEMP_CENTRE_C
 from forecasting.models import SeriesDay
 from forecasting.services.compliance import compliance_predict
-from forecasting.services.windows import bulk_insert, bulk_update, series_window
+from forecasting.services.windows import series_window
+from stakeholders.bulk import bulk_insert, bulk_update
 from stakeholders.models import Membership, Role
 
 from .. import history

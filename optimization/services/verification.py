@@ -10,7 +10,8 @@ from django.db import transaction
 
 from forecasting.models import ComplianceModelVersion
 from forecasting.services.compliance import compliance_model_train
-from forecasting.services.windows import bulk_update, readings_window
+from forecasting.services.windows import readings_window
+from stakeholders.bulk import bulk_update
 
 from .. import history, mv
 from ..models import ACTIVE_ANSWERS, DemandResponseEvent, EventStatus, Recommendation

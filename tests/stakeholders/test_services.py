@@ -145,3 +145,27 @@ def test_user_ensure_is_idempotent_and_updates_the_password(django_user_model):
 def test_user_ensure_needs_a_username_and_a_password():
     with pytest.raises(DirectoryError, match="needs a username and a password"):
         user_ensure(username="operator", password="")
+
+
+def test_csv_import_again_keeps_what_the_file_leaves_out(utility, owner):
+    # given: an enrolled building with PV and a limit of its own
+    hall = BuildingFactory(
+        utility=utility, owner=owner, code="H1", pv_kw=40.0, max_events_per_month=2,
+        enrolled=True, enrolled_on=date(2026, 1, 5), consent_by="A. Owner",
+    )  # fmt: skip
+    # when: a file with the required columns only names it again, and a new building
+    required = (
+        "code,name,building_type,floor_area_m2,tariff_usd_per_kwh,carbon_kg_per_kwh,"
+        "curtailable_kw\nH1,Hall renamed,office,500,0.25,0.3,12\nN1,New,retail,,0.2,0.3,5\n"
+    )
+    counts = buildings_csv_import(utility=utility, owner=owner, stream=required.encode())
+    # then: its given figures change, the rest stay; the new one takes the defaults
+    assert counts["buildings"] == 2
+    hall.refresh_from_db()
+    assert (hall.name, hall.curtailable_kw, hall.pv_kw, hall.max_events_per_month) == (
+        "Hall renamed", 12.0, 40.0, 2,
+    )  # fmt: skip
+    assert (hall.enrolled, hall.consent_by) == (True, "A. Owner")
+    new = Building.objects.get(utility=utility, code="N1")
+    assert (new.max_events_per_month, new.max_setpoint_change_c, new.enrolled) == (4, 2.0, False)
+    new.full_clean()

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from stakeholders.csvimport import import_file_for_command
+from stakeholders.csvimport import import_file_for_command, write_import_notes
 from stakeholders.models import Organization, Utility
 from stakeholders.services import buildings_csv_import
 
@@ -27,4 +27,5 @@ class Command(BaseCommand):
                 utility=found_utility, owner=found_owner, stream=stream
             ),
         )
-        self.stdout.write(self.style.SUCCESS(f"Imported {counts['buildings']} building(s)."))
+        self.stdout.write(self.style.SUCCESS(f"Imported {counts['buildings']:,} building(s)."))
+        write_import_notes(self, counts)

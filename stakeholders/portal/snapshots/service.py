@@ -11,8 +11,8 @@ from django.db.models import Max
 from django.utils import timezone
 
 from forecasting.models import ComplianceModelVersion, ForecastModel, ForecastRun
-from forecasting.services.windows import bulk_insert
 from optimization.models import EventTransition, OptimizationRun
+from stakeholders.bulk import bulk_insert
 from stakeholders.models import Utility
 
 from ..models import ReportBuildingLine, StakeholderReport
