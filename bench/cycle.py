@@ -265,7 +265,7 @@ def portfolio(n: int) -> Portfolio:
 
     data = citylearn_load()
     spec = synthetic_spec(n, profiles=citylearn.HOMES, seed=SEED)
-    utility = utility_ensure(name=_utility_name(n), capacity_kw=1e6, timezone=TZ)
+    utility = utility_ensure(name=_utility_name(n), capacity_kw=1e6, timezone=TZ, country="US")
     clear_derived(utility)
     buildings = Building.objects.filter(utility=utility)
     ids = np.array(buildings.order_by("pk").values_list("pk", flat=True), dtype=np.int64)
@@ -369,7 +369,9 @@ def strain(book: Portfolio, day: date) -> float:
     error = day_ahead_error(utility, day)
     p90_peak = float(calls.p90_excess(total, 0.0, error=error).max())
     capacity = p90_peak / (P90_PEAK_STRAIN_PCT / 100)
-    book.utility = utility_ensure(name=utility.name, capacity_kw=round(capacity, 1), timezone=TZ)
+    book.utility = utility_ensure(
+        name=utility.name, capacity_kw=round(capacity, 1), timezone=TZ, country="US"
+    )
     return error or 0.0
 
 

@@ -23,6 +23,14 @@ from _common import POSTGRES_BENCH_URL, ROOT, PeakMemory, postgres_available, se
 
 sys.path.insert(0, str(ROOT))
 
+from forecasting import citylearn  # noqa: E402 -- after the path is set
+from forecasting.calendar import holiday_dates  # noqa: E402
+
+# The homes' public holidays over the data set's years.
+HOMES_HOLIDAYS = holiday_dates(
+    range(2016, 2018), country=citylearn.COUNTRY, region=citylearn.REGION
+)
+
 
 def accuracy(quick: bool) -> dict:
     from forecasting import citylearn, lstm
@@ -32,6 +40,7 @@ def accuracy(quick: bool) -> dict:
     data = daily_data(
         data_set.load_kwh, data_set.temperature_c, data_set.temperature_forecast_24h_c,
         data_set.pv_kw, citylearn.START.date() + timedelta(days=1), skip_hours=1,
+        holidays=HOMES_HOLIDAYS,
     )  # fmt: skip
     config = lstm.LSTMConfig()
     started = time.perf_counter()
@@ -86,6 +95,48 @@ def accuracy(quick: bool) -> dict:
     }
 
 
+def temperature_sources(quick: bool) -> dict:
+    """The same 17 homes scored three ways: with CityLearn's own 24 h temperature predictions
+    (true forecasts), with the stand-in a utility without stored forecasts gets (the same hours
+    of the day before, forecasting.weather), and without temperature; the baselines beside."""
+    from dataclasses import replace
+
+    from forecasting import citylearn, cleaning, lstm, weather
+    from forecasting.evaluation import daily_data, evaluate
+
+    data_set = citylearn.read(citylearn.wheel_path(Path.home() / ".cache" / "energyrec"))
+    true = daily_data(
+        data_set.load_kwh, data_set.temperature_c, data_set.temperature_forecast_24h_c,
+        data_set.pv_kw, citylearn.START.date() + timedelta(days=1), skip_hours=1,
+        holidays=HOMES_HOLIDAYS,
+    )  # fmt: skip
+    days = true.temperature.shape[0]
+    standin = weather.temperature_forecast(true.temperature, np.full((days, 24), np.nan))
+    standin_c = cleaning.fill_gaps(standin.forecast_c.reshape(1, -1)).reshape(days, 24)
+    config = lstm.LSTMConfig(epochs=30) if quick else lstm.LSTMConfig()
+    runs = {
+        "true forecasts": evaluate(true, config),
+        standin.label: evaluate(replace(true, temperature_forecast=standin_c), config),
+        "no temperature": evaluate(true, replace(config, use_temperature=False)),
+    }
+    names = ["lstm", "prevday", "prevweek", "mean7"]
+    print("\nHeld-out day-ahead CV(RMSE) %, 17 homes, by the temperature forecast the LSTM read")
+    print(
+        f"{'temperature forecast':<42}" + "".join(f"{n:>10}" for n in names) + f"{'lstm tot':>10}"
+    )
+    for label, result in runs.items():
+        row = "".join(f"{result.scores[n].median_cvrmse:>10.1f}" for n in names)
+        print(f"{label:<42}{row}{result.scores['lstm'].total_cvrmse:>10.1f}")
+    key = {"true forecasts": "true", standin.label: "standin", "no temperature": "none"}
+    return {
+        f"lstm_median_cvrmse_{key[label]}": round(result.scores["lstm"].median_cvrmse, 2)
+        for label, result in runs.items()
+    } | {
+        f"lstm_total_cvrmse_{key[label]}": round(result.scores["lstm"].total_cvrmse, 2)
+        for label, result in runs.items()
+    }
+
+
 def part_inference(buildings: int) -> dict:
     """In its own process: set up a synthetic portfolio with 14 days of readings (not timed),
     then time a forecast run from the database back to it, all chunks in this process."""
@@ -118,7 +169,9 @@ def part_inference(buildings: int) -> dict:
         homes = Utility.objects.get(name=CITYLEARN_UTILITY)
     model = active_model(utility=homes) or forecast_model_train(utility=homes)
     name = f"Synthetic forecast-bench utility, {buildings} buildings (synthetic)"
-    utility = utility_ensure(name=name, capacity_kw=1e6)
+    utility = utility_ensure(
+        name=name, capacity_kw=1e6, timezone="America/Los_Angeles", country="US", region="CA"
+    )
     days, first_hour = 14, 24 * 200 + 1
     first_day = citylearn.START.date() + timedelta(days=201)
     if MeterDay.objects.filter(building__utility=utility).count() != buildings * days:
@@ -179,6 +232,7 @@ def main() -> None:
         print(json.dumps(part_inference(buildings)))
         return
     figures = accuracy(args.quick)
+    figures.update(temperature_sources(args.quick))
     url = (
         POSTGRES_BENCH_URL
         if postgres_available()

@@ -147,7 +147,8 @@ def _forecasts(utility, ids: np.ndarray, today: date) -> dict:
     tomorrow has HIGH hours and one CRITICAL hour, then forecast_aggregate for each run."""
     from forecasting.models import BuildingForecast, ForecastRun
     from forecasting.services.forecasts import forecast_aggregate
-    from forecasting.services.windows import bulk_insert, readings_window
+    from forecasting.services.windows import readings_window
+    from stakeholders.bulk import bulk_insert
     from stakeholders.services import utility_ensure
 
     window = readings_window(building_ids=ids, first_day=today - timedelta(days=7), days=7)
@@ -157,7 +158,7 @@ def _forecasts(utility, ids: np.ndarray, today: date) -> dict:
     critical_kw = (first + second) / 2.0  # only the peak hour reaches it
     utility = utility_ensure(
         name=utility.name, capacity_kw=round(float(critical_kw) / 0.95, 1),
-        high_strain_pct=80.0, critical_strain_pct=95.0, timezone=TZ,
+        high_strain_pct=80.0, critical_strain_pct=95.0, timezone=TZ, country="US",
     )  # fmt: skip
     results = {}
     for day, factor in ((today, 1.0), (today + timedelta(days=1), TOMORROW_UPLIFT)):
@@ -259,8 +260,8 @@ def _write_asks(event, portfolio: Portfolio, asks: dict) -> None:
     them); their ids are added to `asks` in building order."""
     from django.utils import timezone
 
-    from forecasting.services.windows import bulk_insert
     from optimization.models import Recommendation
+    from stakeholders.bulk import bulk_insert
 
     pick, hours = asks["pick"], asks["hours"]
     expected_kwh = asks["expected"] * hours
@@ -517,7 +518,7 @@ def build(n: int) -> Bench:
     from stakeholders.services import utility_ensure
 
     rng = np.random.default_rng(SEED)
-    utility = utility_ensure(name=_utility_name(n), capacity_kw=1e6, timezone=TZ)
+    utility = utility_ensure(name=_utility_name(n), capacity_kw=1e6, timezone=TZ, country="US")
     today = timezone.now().astimezone(ZoneInfo(TZ)).date()
     steps: dict[str, float] = {}
 
