@@ -3,7 +3,6 @@ CSV upload) and memberships, each scoped to the staff user's organizations."""
 
 from zoneinfo import available_timezones
 
-import holidays
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, Q, QuerySet
@@ -34,6 +33,7 @@ from .models import (
     Organization,
     ProgramHoliday,
     Utility,
+    holiday_countries,
 )
 from .selectors import sees_everything
 from .services import building_upsert, building_validate, utility_ensure, utility_validate
@@ -91,21 +91,25 @@ class FeederInline(ScopedTabularInline):
 
 
 class ProgramHolidayInline(ScopedTabularInline):
+    """Days the program treats as holidays beyond the country's and region's public ones."""
+
     model = ProgramHoliday
     extra = 0
-    verbose_name = "program holiday (beyond the country's public ones)"
 
 
 class UtilityForm(forms.ModelForm):
     """A utility as a newcomer sets it up: the zone and the holiday calendar from lists."""
 
     timezone = forms.ChoiceField(
-        choices=[(zone, zone) for zone in sorted(available_timezones())],
+        label="Time zone",
+        choices=[("", "Choose the service area's zone")]
+        + [(zone, zone) for zone in sorted(available_timezones()) if "/" in zone],
         help_text="IANA time zone of the service area; readings are read in its local time.",
     )
     country = forms.ChoiceField(
-        choices=[(code, code) for code in sorted(holidays.list_supported_countries())],
-        help_text="ISO 3166 code whose public holidays the forecasts know.",
+        choices=[("", "Choose the country")]
+        + [(code, f"{name} ({code})") for code, name in holiday_countries()],
+        help_text="Whose public holidays the forecasts know.",
     )
 
     class Meta:
@@ -114,6 +118,11 @@ class UtilityForm(forms.ModelForm):
             "name", "capacity_kw", "high_strain_pct", "critical_strain_pct", "timezone",
             "country", "region",
         )  # fmt: skip
+        labels = {
+            "capacity_kw": "Grid capacity (kW)",
+            "high_strain_pct": "HIGH from (% of capacity)",
+            "critical_strain_pct": "CRITICAL from (% of capacity)",
+        }
 
     def clean(self):
         cleaned = super().clean()

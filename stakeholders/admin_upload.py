@@ -19,6 +19,7 @@ class CsvFileField(forms.FileField):
 
     def __init__(self, *, command: str, **kwargs) -> None:
         self.command = command
+        kwargs.setdefault("label", "CSV file")
         super().__init__(**kwargs)
 
     def clean(self, data, initial=None):

@@ -1,6 +1,7 @@
 """Who is who: organizations, utilities, feeders, buildings and memberships (the directory).
 The reports each stakeholder receives live a layer up, in stakeholders.portal."""
 
+import re
 from zoneinfo import available_timezones
 
 import holidays
@@ -9,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from holidays.registry import COUNTRIES
 
 
 def validate_timezone(value: str) -> None:
@@ -18,8 +20,16 @@ def validate_timezone(value: str) -> None:
         )
 
 
+def holiday_countries() -> list[tuple[str, str]]:
+    """(ISO 3166 alpha-2 code, name) of every country the holidays calendar knows, by name."""
+    named = {
+        entry[1]: re.sub(r"(?<=[a-z])(?=[A-Z])", " ", entry[0]) for entry in COUNTRIES.values()
+    }
+    return sorted(named.items(), key=lambda item: item[1])
+
+
 def validate_holiday_country(value: str) -> None:
-    if value not in holidays.list_supported_countries():
+    if len(value) != 2 or value not in holidays.list_supported_countries():
         raise ValidationError(
             f"{value!r} is not a country the holidays calendar knows (ISO 3166 code, e.g. US, DE)."
         )
@@ -107,11 +117,6 @@ class Utility(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    def clean(self) -> None:
-        problem = holiday_region_problem(self.country, self.region)
-        if problem:
-            raise ValidationError({"region": problem})
-
 
 class ProgramHoliday(models.Model):
     """A day the program treats as a holiday beyond the country's public ones."""
@@ -122,6 +127,7 @@ class ProgramHoliday(models.Model):
 
     class Meta:
         ordering = ["utility", "day"]
+        verbose_name = "program holiday"
         constraints = [
             models.UniqueConstraint(fields=["utility", "day"], name="program_holiday_unique")
         ]
