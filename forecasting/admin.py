@@ -6,13 +6,12 @@ from zoneinfo import ZoneInfo
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.urls import path
 from django.utils.html import format_html, format_html_join
 
 from stakeholders import charts
 from stakeholders.admin_display import readable_table
-from stakeholders.admin_scoping import ScopedAdmin, refused, related_scope, requires
-from stakeholders.admin_upload import CsvFileField, upload_page
+from stakeholders.admin_scoping import ScopedAdmin, related_scope, requires
+from stakeholders.admin_upload import CsvFileField, CsvUploadAdmin, upload_page
 from stakeholders.formatting import (
     DASH,
     kw,
@@ -124,7 +123,12 @@ class ReadOnlyAdmin(ScopedAdmin):
 
 
 @admin.register(MeterDay)
-class MeterDayAdmin(ReadOnlyAdmin):
+class MeterDayAdmin(CsvUploadAdmin, ReadOnlyAdmin):
+    upload_url_name = "forecasting_meterday_upload"
+    upload_refusal = (
+        "Uploading readings needs the permissions to add and to change meter days. "
+        "Nothing was imported."
+    )
     # A building's owner reads its own buildings' readings too.
     organization_paths = ("building__utility__organization", "building__owner")
     list_display = ("building", "day", "total", "peak", "hours_present", "origin")
@@ -155,29 +159,7 @@ class MeterDayAdmin(ReadOnlyAdmin):
             day.hourly_kwh, kwh, "kWh", day.day, day.building.utility.timezone, day.repeated_kwh
         )
 
-    def get_urls(self):
-        return [
-            path(
-                "upload/",
-                self.admin_site.admin_view(self.upload_view),
-                name="forecasting_meterday_upload",
-            ),
-            *super().get_urls(),
-        ]
-
-    def has_upload_permission(self, request) -> bool:
-        """An upload adds meter days and changes stored ones: both permissions (the admin's
-        own add and change stay off, the pages being read-only)."""
-        return self.has_model_permission(request, "add") and self.has_model_permission(
-            request, "change"
-        )
-
-    def upload_view(self, request):
-        if not self.has_upload_permission(request):
-            return refused(
-                request, self, "Uploading readings needs the permissions to add and to change "
-                "meter days. Nothing was imported.",
-            )  # fmt: skip
+    def upload(self, request):
         form = ReadingsUploadForm(
             request.POST or None,
             request.FILES or None,
@@ -193,7 +175,12 @@ class MeterDayAdmin(ReadOnlyAdmin):
 
 
 @admin.register(SeriesDay)
-class SeriesDayAdmin(ReadOnlyAdmin):
+class SeriesDayAdmin(CsvUploadAdmin, ReadOnlyAdmin):
+    upload_url_name = "forecasting_seriesday_upload"
+    upload_refusal = (
+        "Uploading weather needs the permissions to add and to change series days. "
+        "Nothing was imported."
+    )
     list_display = ("utility", "series", "day", "mean_value", "origin")
     list_filter = ("series", "utility", "origin")
     date_hierarchy = "day"
@@ -202,28 +189,7 @@ class SeriesDayAdmin(ReadOnlyAdmin):
     readonly_fields = fields
     change_list_template = "admin/forecasting/seriesday/change_list.html"
 
-    def get_urls(self):
-        return [
-            path(
-                "upload/",
-                self.admin_site.admin_view(self.upload_view),
-                name="forecasting_seriesday_upload",
-            ),
-            *super().get_urls(),
-        ]
-
-    def has_upload_permission(self, request) -> bool:
-        """An upload adds series days and changes stored ones: both permissions."""
-        return self.has_model_permission(request, "add") and self.has_model_permission(
-            request, "change"
-        )
-
-    def upload_view(self, request):
-        if not self.has_upload_permission(request):
-            return refused(
-                request, self, "Uploading weather needs the permissions to add and to change "
-                "series days. Nothing was imported.",
-            )  # fmt: skip
+    def upload(self, request):
         form = WeatherUploadForm(
             request.POST or None,
             request.FILES or None,

@@ -6,7 +6,6 @@ from zoneinfo import available_timezones
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, Q, QuerySet
-from django.urls import path
 from django.utils.html import format_html
 
 from forecasting.selectors import building_load_profile, next_forecast_day, with_load_summary
@@ -19,12 +18,11 @@ from .admin_scoping import (
     ScopedAdmin,
     ScopedRelatedFilter,
     ScopedTabularInline,
-    refused,
     related_scope,
     request_organization_ids,
     requires,
 )
-from .admin_upload import CsvFileField, upload_page
+from .admin_upload import CsvFileField, CsvUploadAdmin, upload_page
 from .formatting import kw, pct
 from .models import (
     Building,
@@ -304,7 +302,12 @@ class BuildingAdminForm(forms.ModelForm):
 
 
 @admin.register(Building)
-class BuildingAdmin(ScopedAdmin):
+class BuildingAdmin(CsvUploadAdmin, ScopedAdmin):
+    upload_url_name = "stakeholders_building_upload"
+    upload_refusal = (
+        "Uploading buildings needs the permissions to add and to change buildings. "
+        "Nothing was imported."
+    )
     organization_paths = ("utility__organization", "owner")
     form = BuildingAdminForm
     list_display = (
@@ -425,28 +428,7 @@ class BuildingAdmin(ScopedAdmin):
         saved = building_upsert(utility=obj.utility, owner=obj.owner, code=obj.code, **fields)
         obj.pk = saved.pk
 
-    def get_urls(self):
-        return [
-            path(
-                "upload/",
-                self.admin_site.admin_view(self.upload_view),
-                name="stakeholders_building_upload",
-            ),
-            *super().get_urls(),
-        ]
-
-    def has_upload_permission(self, request) -> bool:
-        """An upload adds buildings and changes those it names again: both permissions."""
-        return self.has_model_permission(request, "add") and self.has_model_permission(
-            request, "change"
-        )
-
-    def upload_view(self, request):
-        if not self.has_upload_permission(request):
-            return refused(
-                request, self, "Uploading buildings needs the permissions to add and to change "
-                "buildings. Nothing was imported.",
-            )  # fmt: skip
+    def upload(self, request):
         form = BuildingUploadForm(
             request.POST or None,
             request.FILES or None,

@@ -5,9 +5,11 @@ from django import forms
 from django.conf import settings
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import path
 
 from jobs.models import JobRun
 
+from .admin_scoping import refused
 from .csvimport import csv_upload_job_create
 
 REFRESH_S = 2
@@ -30,6 +32,36 @@ class CsvFileField(forms.FileField):
                 f"an upload may hold: import it with manage.py {self.command}."
             )
         return upload
+
+
+class CsvUploadAdmin:
+    """A model admin's "Upload ... (CSV)" page at upload/: `upload_url_name` names it, and
+    `upload(request)` draws it (with upload_page). It asks for the model's add and change
+    permissions both (an upload adds rows and changes those it names again); without them the
+    page says so in words, `upload_refusal`."""
+
+    upload_url_name: str
+    upload_refusal: str
+
+    def get_urls(self):
+        return [
+            path(
+                "upload/",
+                self.admin_site.admin_view(self.upload_view),
+                name=self.upload_url_name,
+            ),
+            *super().get_urls(),
+        ]
+
+    def has_upload_permission(self, request) -> bool:
+        return self.has_model_permission(request, "add") and self.has_model_permission(
+            request, "change"
+        )
+
+    def upload_view(self, request):
+        if not self.has_upload_permission(request):
+            return refused(request, self, self.upload_refusal)
+        return self.upload(request)
 
 
 def upload_page(

@@ -11,8 +11,8 @@ from forecasting.services.models import ForecastError
 from jobs.models import JobRun
 from jobs.services import JobError
 from jobs.tasks import jobs_run_here
+from stakeholders.commands import utility_named
 from stakeholders.formatting import local_time
-from stakeholders.models import Utility
 
 
 class Command(BaseCommand):
@@ -29,9 +29,7 @@ class Command(BaseCommand):
         parser.add_argument("--hours", type=int, default=24, choices=[24, 48])
 
     def handle(self, *args, utility: str, day: date | None, hours: int, **options):
-        found = Utility.objects.filter(name=utility).first()
-        if found is None:
-            raise CommandError(f"No utility named {utility!r}.")
+        found = utility_named(utility)
         tz = ZoneInfo(found.timezone)
         day = day or timezone.now().astimezone(tz).date() + timedelta(days=1)
         last = JobRun.objects.order_by("-pk").values_list("pk", flat=True).first() or 0

@@ -1,8 +1,8 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 from forecasting.services.readings import readings_csv_import
+from stakeholders.commands import utility_named
 from stakeholders.csvimport import import_file_for_command, write_import_notes
-from stakeholders.models import Utility
 
 
 class Command(BaseCommand):
@@ -17,9 +17,7 @@ class Command(BaseCommand):
         parser.add_argument("--utility", required=True, help="The utility's name.")
 
     def handle(self, *args, csv_path: str, utility: str, **options):
-        found = Utility.objects.filter(name=utility).first()
-        if found is None:
-            raise CommandError(f"No utility named {utility!r}.")
+        found = utility_named(utility)
         counts = import_file_for_command(
             self,
             csv_path,

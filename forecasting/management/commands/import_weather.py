@@ -1,8 +1,8 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 from forecasting.services.readings import weather_csv_import
+from stakeholders.commands import utility_named
 from stakeholders.csvimport import import_file_for_command, write_import_notes
-from stakeholders.models import Utility
 
 
 class Command(BaseCommand):
@@ -23,9 +23,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, csv_path: str, utility: str, forecasts: bool, **options):
-        found = Utility.objects.filter(name=utility).first()
-        if found is None:
-            raise CommandError(f"No utility named {utility!r}.")
+        found = utility_named(utility)
         counts = import_file_for_command(
             self,
             csv_path,

@@ -7,7 +7,7 @@ from forecasting.scorecard import held_out_lines
 from jobs.models import JobRun
 from jobs.services import JobError, job_create
 from jobs.tasks import jobs_run_here
-from stakeholders.models import Utility
+from stakeholders.commands import utility_named
 
 
 class Command(BaseCommand):
@@ -29,9 +29,7 @@ class Command(BaseCommand):
         self, *args, utility: str, epochs: int | None,
         max_steps: int | None, **options,
     ):  # fmt: skip
-        found = Utility.objects.filter(name=utility).first()
-        if found is None:
-            raise CommandError(f"No utility named {utility!r}.")
+        found = utility_named(utility)
         config = {}
         if epochs:
             config["epochs"] = epochs

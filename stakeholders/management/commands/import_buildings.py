@@ -1,7 +1,7 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
+from stakeholders.commands import organization_named, utility_named
 from stakeholders.csvimport import import_file_for_command, write_import_notes
-from stakeholders.models import Organization, Utility
 from stakeholders.services import buildings_csv_import
 
 
@@ -14,12 +14,7 @@ class Command(BaseCommand):
         parser.add_argument("--owner", required=True, help="The owning organization's name.")
 
     def handle(self, *args, csv_path: str, utility: str, owner: str, **options):
-        found_utility = Utility.objects.filter(name=utility).first()
-        found_owner = Organization.objects.filter(name=owner).first()
-        if found_utility is None:
-            raise CommandError(f"No utility named {utility!r}.")
-        if found_owner is None:
-            raise CommandError(f"No organization named {owner!r}.")
+        found_utility, found_owner = utility_named(utility), organization_named(owner)
         counts = import_file_for_command(
             self,
             csv_path,
