@@ -238,6 +238,7 @@ class ForecastModelAdmin(ReadOnlyAdmin):
         "lstm_cvrmse",
         "mean7_cvrmse",
         "coverage",
+        "temperature_forecast",
     )
     list_filter = ("status", "utility")
     list_select_related = ("utility",)
@@ -284,6 +285,11 @@ class ForecastModelAdmin(ReadOnlyAdmin):
     @admin.display(description="held-out accuracy")
     def accuracy(self, model):
         return readable_table(model.metrics, depth=2, formats={"p10_p90_coverage": share})
+
+    @admin.display(description="scored with temperature")
+    def temperature_forecast(self, model):
+        source = model.metrics.get("temperature_forecast") or {}
+        return source.get("label", "not recorded (trained before it was)")
 
     @admin.display(description="hyperparameters")
     def settings(self, model):
