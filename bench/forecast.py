@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -23,8 +24,9 @@ from _common import POSTGRES_BENCH_URL, ROOT, PeakMemory, postgres_available, se
 
 sys.path.insert(0, str(ROOT))
 
-from forecasting import citylearn  # noqa: E402 -- after the path is set
+from forecasting import citylearn, cleaning, lstm, weather  # noqa: E402 -- after the path is set
 from forecasting.calendar import holiday_dates  # noqa: E402
+from forecasting.evaluation import TRAIN_DAYS, daily_data, evaluate  # noqa: E402
 
 # The homes' public holidays over the data set's years.
 HOMES_HOLIDAYS = holiday_dates(
@@ -33,9 +35,6 @@ HOMES_HOLIDAYS = holiday_dates(
 
 
 def accuracy(quick: bool) -> dict:
-    from forecasting import citylearn, lstm
-    from forecasting.evaluation import TRAIN_DAYS, daily_data, evaluate
-
     data_set = citylearn.read(citylearn.wheel_path(Path.home() / ".cache" / "energyrec"))
     data = daily_data(
         data_set.load_kwh, data_set.temperature_c, data_set.temperature_forecast_24h_c,
@@ -99,11 +98,6 @@ def temperature_sources(quick: bool) -> dict:
     """The same 17 homes scored three ways: with CityLearn's own 24 h temperature predictions
     (true forecasts), with the stand-in a utility without stored forecasts gets (the same hours
     of the day before, forecasting.weather), and without temperature; the baselines beside."""
-    from dataclasses import replace
-
-    from forecasting import citylearn, cleaning, lstm, weather
-    from forecasting.evaluation import daily_data, evaluate
-
     data_set = citylearn.read(citylearn.wheel_path(Path.home() / ".cache" / "energyrec"))
     true = daily_data(
         data_set.load_kwh, data_set.temperature_c, data_set.temperature_forecast_24h_c,

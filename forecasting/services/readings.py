@@ -225,15 +225,13 @@ def readings_csv_import(
             problems.append(str(exc))
         if building_id is not None and hour is not None:
             slot = HOURS if repeated else hour
-            seen = lines.setdefault((building_id, day), np.zeros(SLOTS, dtype=np.int64))
-            if seen[slot]:
+            earlier = _first_line(lines, (building_id, day), slot, line)
+            if earlier:
                 again = " (its second pass)" if repeated else ""
                 problems.append(
                     f"{row['building_code']} {day:%Y-%m-%d} {hour:02d}:00{again} was already "
-                    f"given on line {seen[slot]}"
+                    f"given on line {earlier}"
                 )
-            else:
-                seen[slot] = line
         if problems:
             for problem in problems:
                 errors.add(line, problem)
@@ -263,6 +261,15 @@ def readings_csv_import(
         "review": review["lines"],
         "review_count": review["count"],
     }
+
+
+def _first_line(lines: dict, key, slot: int, line: int) -> int:
+    """The line that gave this hour first, or 0 when none did (this line is then its first)."""
+    seen = lines.setdefault(key, np.zeros(SLOTS, dtype=np.int64))
+    earlier = int(seen[slot])
+    if not earlier:
+        seen[slot] = line
+    return earlier
 
 
 def _far_above_history(keys, values: np.ndarray, lines, codes: dict, tz) -> dict:
@@ -375,13 +382,9 @@ def weather_csv_import(
                 problems.append(str(exc))
         if hour is not None:
             slot = HOURS if repeated else hour
-            seen = lines.setdefault(day, np.zeros(SLOTS, dtype=np.int64))
-            if seen[slot]:
-                problems.append(
-                    f"{day:%Y-%m-%d} {hour:02d}:00 was already given on line {seen[slot]}"
-                )
-            else:
-                seen[slot] = line
+            earlier = _first_line(lines, day, slot, line)
+            if earlier:
+                problems.append(f"{day:%Y-%m-%d} {hour:02d}:00 was already given on line {earlier}")
         if problems:
             for problem in problems:
                 errors.add(line, problem)
