@@ -78,3 +78,26 @@ def test_health_reports_database_and_broker(client):
     response = client.get(reverse("health"))
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "database": "ok", "broker": "ok"}
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "count"),
+    [
+        ("?limit=2", 200, 2),
+        ("?limit=99999999999999999999999", 200, 25),  # served as the largest page, 500 rows
+        ("?limit=-3", 200, 25),  # not a positive number: the default page
+        ("?limit=abc", 200, 25),
+        ("?offset=99999999999999999999999", 400, None),
+        ("?offset=20&limit=500", 200, 5),
+    ],
+)
+def test_job_list_pages_are_bounded(client, staff_user, query, status, count):
+    for _ in range(25):
+        JobRun.objects.create(kind="testapp.write_marks", requested_by=staff_user)
+    client.force_login(staff_user)
+    response = client.get(reverse("job-list") + query)
+    assert response.status_code == status
+    if count is None:
+        assert "Use an offset up to 1,000,000,000." in response.json()["offset"][0]
+    else:
+        assert len(response.json()["results"]) == count
