@@ -26,6 +26,7 @@ from datetime import time as clock
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import numpy as np
 from _common import POSTGRES_BENCH_URL, PeakMemory, postgres_available, setup_django
 
 
@@ -52,7 +53,6 @@ def part_homes() -> dict:
 
 
 def part_synthetic(buildings: int, days: int) -> dict:
-    import numpy as np
     from django.db import connection
 
     from forecasting import citylearn
@@ -143,7 +143,6 @@ def _optional(value: float) -> str:
 
 def _building_lines(rng, first: int, count: int) -> list[str]:
     """`count` plausible building rows (about 100 bytes each), codes from BLD{first}."""
-    import numpy as np
 
     kind = rng.choice(len(BUILDING_TYPES), size=count, p=TYPE_SHARES)
     area = np.array(TYPICAL_AREA_M2, dtype=float)[kind] * rng.lognormal(0.0, 0.4, count)
@@ -184,7 +183,6 @@ def _building_lines(rng, first: int, count: int) -> list[str]:
 
 def buildings_csv_write(path: Path, *, size_bytes: int = 0, count: int = 0, seed: int = 11) -> int:
     """Write a buildings CSV of about `size_bytes` (or of exactly `count` rows). Returns rows."""
-    import numpy as np
 
     rng = np.random.default_rng(seed)
     rows = written = 0
@@ -216,7 +214,6 @@ def local_hour_stamps(first_day: date, days: int) -> tuple[list[str], list[int]]
 
 def readings_csv_write(path: Path, *, codes: list[str], first_day: date, days: int) -> int:
     """Write hourly kWh of every building for `days` days, building by building. Returns rows."""
-    import numpy as np
 
     rng = np.random.default_rng(13)
     stamps, hours = local_hour_stamps(first_day, days)
